@@ -88,6 +88,15 @@ void mgr_close_step(struct mgr *m);
 /* The cluster listener's accept callback: handshake, then Raft or RPC. */
 void mgr_on_accept(struct wire_listener *l, struct wire_conn *c);
 
+/* The accepted connection a request came on (NULL once it is gone). */
+struct mconn *mgr_conn_of(struct rpc_req *req);
+/* Answers -SHOAL_ENOTLEADER naming the leader, or -SHOAL_ENOLEADER. */
+void mgr_reply_not_leader(struct mgr *m, struct rpc_req *req);
+
+/* mgr_work.c: the worker side of sessions (assignments, task status). */
+void mgr_m_assignments(struct rpc_req *req, const uint8_t *body, size_t len);
+void mgr_m_status(struct rpc_req *req, const uint8_t *body, size_t len);
+
 /* mgr_dial.c */
 /* Frees a forwarded call and its body (its callback must have run). */
 void mgr_fwd_free(struct fwd *f);

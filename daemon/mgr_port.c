@@ -32,7 +32,7 @@ static void mconn_free(struct mconn *mc)
 	mgr_maybe_free(m);
 }
 
-static void reply_not_leader(struct mgr *m, struct rpc_req *req)
+void mgr_reply_not_leader(struct mgr *m, struct rpc_req *req)
 {
 	uint64_t id;
 	const char *addr;
@@ -43,7 +43,7 @@ static void reply_not_leader(struct mgr *m, struct rpc_req *req)
 		rpc_reply(req, -SHOAL_ENOLEADER, "the swarm has no leader right now", NULL, 0);
 }
 
-static struct mconn *conn_of(struct rpc_req *req)
+struct mconn *mgr_conn_of(struct rpc_req *req)
 {
 	return req->peer ? req->peer->data : NULL;
 }
@@ -70,11 +70,11 @@ static void register_done(void *arg, int status, const char *msg, Shoal__Session
 
 static void m_register(struct rpc_req *req, const uint8_t *body, size_t len)
 {
-	struct mconn *mc = conn_of(req);
+	struct mconn *mc = mgr_conn_of(req);
 	Shoal__SessionRequest *r;
 
 	if (!mc->m->leader)
-		return reply_not_leader(mc->m, req);
+		return mgr_reply_not_leader(mc->m, req);
 	/* The handshake checks revocation too, but a manager that just
 	 * started may not have loaded the store yet; the leader has. */
 	const Shoal__Cluster *cl = store_get_cluster(mc->m->store);
@@ -97,12 +97,12 @@ static void m_register(struct rpc_req *req, const uint8_t *body, size_t len)
 
 static void m_heartbeat(struct rpc_req *req, const uint8_t *body, size_t len)
 {
-	struct mconn *mc = conn_of(req);
+	struct mconn *mc = mgr_conn_of(req);
 	Shoal__HeartbeatRequest *r;
 	Shoal__HeartbeatResponse resp = SHOAL__HEARTBEAT_RESPONSE__INIT;
 
 	if (!mc->m->leader)
-		return reply_not_leader(mc->m, req);
+		return mgr_reply_not_leader(mc->m, req);
 	r = shoal__heartbeat_request__unpack(NULL, len, body);
 	if (!r) {
 		rpc_reply(req, -SHOAL_EPROTO, "malformed heartbeat", NULL, 0);
@@ -124,7 +124,7 @@ static void ctl_forward_reply(void *arg, int status, const char *msg, const uint
 
 static void m_ctl_call(struct rpc_req *req, const uint8_t *body, size_t len)
 {
-	struct mconn *mc = conn_of(req);
+	struct mconn *mc = mgr_conn_of(req);
 	Shoal__ControlRequest *r;
 
 	if (mc->peer.cert.role != SEC_ROLE_MANAGER) {
@@ -132,7 +132,7 @@ static void m_ctl_call(struct rpc_req *req, const uint8_t *body, size_t len)
 		return;
 	}
 	if (!mc->m->leader)
-		return reply_not_leader(mc->m, req);
+		return mgr_reply_not_leader(mc->m, req);
 	r = shoal__control_request__unpack(NULL, len, body);
 	if (!r) {
 		rpc_reply(req, -SHOAL_EPROTO, "malformed control request", NULL, 0);
@@ -162,7 +162,7 @@ static void voter_added(void *arg, int status)
 
 static void m_raft_join(struct rpc_req *req, const uint8_t *body, size_t len)
 {
-	struct mconn *mc = conn_of(req);
+	struct mconn *mc = mgr_conn_of(req);
 	struct mgr *m = mc->m;
 	Shoal__RaftJoinRequest *r;
 	Shoal__RaftJoinResponse resp = SHOAL__RAFT_JOIN_RESPONSE__INIT;
@@ -174,7 +174,7 @@ static void m_raft_join(struct rpc_req *req, const uint8_t *body, size_t len)
 		return;
 	}
 	if (!m->leader)
-		return reply_not_leader(m, req);
+		return mgr_reply_not_leader(m, req);
 	r = shoal__raft_join_request__unpack(NULL, len, body);
 	if (!r || r->raft_id == 0 || wire_parse_addr(r->addr, &(struct sockaddr_in){0}) != 0) {
 		rpc_reply(req, -EINVAL, "malformed raft join request", NULL, 0);
@@ -208,7 +208,7 @@ static void removed_self(void *arg, int status)
 
 static void m_raft_leave(struct rpc_req *req, const uint8_t *body, size_t len)
 {
-	struct mconn *mc = conn_of(req);
+	struct mconn *mc = mgr_conn_of(req);
 	Shoal__RaftJoinRequest *r;
 	int rv;
 
@@ -217,7 +217,7 @@ static void m_raft_leave(struct rpc_req *req, const uint8_t *body, size_t len)
 		return;
 	}
 	if (!mc->m->leader)
-		return reply_not_leader(mc->m, req);
+		return mgr_reply_not_leader(mc->m, req);
 	r = shoal__raft_join_request__unpack(NULL, len, body);
 	if (!r) {
 		rpc_reply(req, -EINVAL, "malformed raft leave request", NULL, 0);
@@ -255,7 +255,7 @@ static void removed_member(void *arg, int status)
 
 static void m_renew(struct rpc_req *req, const uint8_t *body, size_t len)
 {
-	struct mconn *mc = conn_of(req);
+	struct mconn *mc = mgr_conn_of(req);
 	struct mgr *m = mc->m;
 	const Shoal__Node *n;
 	const Shoal__Cluster *cl = store_get_cluster(m->store);
@@ -264,7 +264,7 @@ static void m_renew(struct rpc_req *req, const uint8_t *body, size_t len)
 	int role, rv;
 
 	if (!m->leader)
-		return reply_not_leader(m, req);
+		return mgr_reply_not_leader(m, req);
 	n = store_get_node(m->store, mc->peer.cert.node_id);
 	if (!n || !cl) {
 		rpc_reply(req, -ENOENT, "node not found: it may have been removed", NULL, 0);
@@ -300,9 +300,14 @@ static void m_renew(struct rpc_req *req, const uint8_t *body, size_t len)
 }
 
 static const struct rpc_method methods[] = {
-    {"ca.renew", m_renew, 0},		{"disp.register", m_register, 0},
-    {"disp.heartbeat", m_heartbeat, 0}, {"ctl.call", m_ctl_call, 0},
-    {"raft.join", m_raft_join, 0},	{"raft.leave", m_raft_leave, 0},
+    {"ca.renew", m_renew, 0},
+    {"disp.register", m_register, 0},
+    {"disp.heartbeat", m_heartbeat, 0},
+    {"ctl.call", m_ctl_call, 0},
+    {"raft.join", m_raft_join, 0},
+    {"raft.leave", m_raft_leave, 0},
+    {"disp.assignments", mgr_m_assignments, RPC_F_STREAM},
+    {"disp.status", mgr_m_status, 0},
 };
 
 static void mconn_closed(struct rpc_peer *p, int reason)

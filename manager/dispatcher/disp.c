@@ -160,6 +160,7 @@ int disp_start(struct disp *d, uv_loop_t *loop, struct store *store, struct ctl_
 	d->running = 1;
 	uv_timer_init(loop, &d->timer);
 	d->timer.data = d;
+	disp_status_init(d);
 	store_foreach_node(store, add_grace, d);
 	/* Judge liveness at a quarter period: Down lands within 3.25 periods. */
 	every = period_ms(d) / 4;
@@ -177,6 +178,8 @@ static void timer_closed(uv_handle_t *h)
 {
 	struct stop_ctx *x = h->data;
 
+	if (--x->d->closing_handles)
+		return;
 	if (x->cb)
 		x->cb(x->arg);
 	free(x);
@@ -188,6 +191,10 @@ void disp_stop(struct disp *d, void (*cb)(void *arg), void *arg)
 	size_t it = 0;
 	struct stop_ctx *x;
 
+	if (d->running) {
+		disp_assign_close_all(d);
+		disp_status_clear(d);
+	}
 	while (map_next(&d->sessions, &it, NULL, (void **) &s))
 		free(s);
 	map_free(&d->sessions);
@@ -203,7 +210,10 @@ void disp_stop(struct disp *d, void (*cb)(void *arg), void *arg)
 	x->arg = arg;
 	x->d = d;
 	d->timer.data = x;
+	d->status_timer.data = x;
+	d->closing_handles = 2;
 	uv_close((uv_handle_t *) &d->timer, timer_closed);
+	uv_close((uv_handle_t *) &d->status_timer, timer_closed);
 }
 
 void disp_set_managers(struct disp *d, char *const *managers, size_t n)
@@ -356,6 +366,13 @@ int disp_heartbeat(struct disp *d, const char *node_id, const char *session_id,
 		? SEC_ROLE_MANAGER
 		: SEC_ROLE_WORKER;
 	return 0;
+}
+
+int disp_session_valid(const struct disp *d, const char *node_id, const char *session_id)
+{
+	struct disp_session *s = d->running ? find((struct disp *) d, node_id) : NULL;
+
+	return s && s->session_id[0] && session_id && strcmp(s->session_id, session_id) == 0;
 }
 
 void disp_heartbeat_clear(Shoal__HeartbeatResponse *resp)

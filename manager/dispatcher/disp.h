@@ -13,8 +13,10 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "common/id.h"
 #include "common/map.h"
 #include "manager/controlapi/ctl.h"
+#include "manager/store/smap.h"
 #include "proto/cluster.pb-c.h"
 
 #define DISP_DEFAULT_PERIOD_NS (5LL * 1000000000LL)
@@ -31,6 +33,13 @@ struct disp {
 	/* managers list for session responses (leader first), set by the daemon */
 	char **managers;
 	size_t n_managers;
+	/* assignment streams (assign.c) */
+	struct disp_assign *assigns;
+	/* task status reports waiting for Raft (status.c) */
+	struct store_smap status_pending;
+	uv_timer_t status_timer;
+	int status_inflight;
+	int closing_handles;
 };
 
 /* Starts the dispatcher (the daemon calls it when this manager becomes
@@ -63,5 +72,40 @@ void disp_register(struct disp *d, const char *node_id, int manager_cert, const 
 int disp_heartbeat(struct disp *d, const char *node_id, const char *session_id,
 		   Shoal__HeartbeatResponse *resp);
 void disp_heartbeat_clear(Shoal__HeartbeatResponse *resp);
+
+/* 1 when `session_id` is the node's current session. */
+int disp_session_valid(const struct disp *d, const char *node_id, const char *session_id);
+
+/* ------------------------------------------------------------------------ */
+/* Assignments (assign.c) */
+
+struct disp_assign;
+
+/* The node's assignments changed: `msg` (borrowed, valid during the call)
+ * holds the differences, COMPLETE the first time. msg NULL: the dispatcher
+ * stopped (leadership lost) and already closed the subscription. */
+typedef void (*disp_assign_cb)(void *arg, const Shoal__AssignmentsMessage *msg);
+
+/* Subscribes to the assignments of `node_id`: `cb` runs soon with the
+ * complete set, then with each change. Returns NULL when the dispatcher is
+ * not running. Close with disp_assign_close(). */
+struct disp_assign *disp_assign_open(struct disp *d, const char *node_id, disp_assign_cb cb,
+				     void *arg);
+/* Ends a subscription; `cb` is not called again. NULL is a no-op. */
+void disp_assign_close(struct disp_assign *a);
+/* Ends every subscription, calling each cb with NULL (disp_stop does it). */
+void disp_assign_close_all(struct disp *d);
+
+/* ------------------------------------------------------------------------ */
+/* Task status (status.c) */
+
+/* A node reports its tasks' states. Queued and proposed in batches; stale
+ * reports (a task that moved on, or is no longer the node's) are dropped.
+ * Returns 0, or -ENOENT for an unknown session. */
+int disp_update_status(struct disp *d, const char *node_id, const char *session_id,
+		       const Shoal__UpdateTaskStatusRequest *r);
+/* status.c's part of disp_start / disp_stop. */
+void disp_status_init(struct disp *d);
+void disp_status_clear(struct disp *d);
 
 #endif

@@ -175,3 +175,182 @@ Test(disp, a_new_leader_gives_known_ready_nodes_a_grace)
 	harness_run(&loop, 500);
 	cr_expect_eq(state_of(id), SHOAL__NODE_STATE__NODE_STATE_DOWN);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Assignments and task status                                               */
+
+struct got {
+	int calls;
+	int complete;
+	int ended;
+	size_t tasks, secrets, removes;
+};
+
+static void on_assign(void *arg, const Shoal__AssignmentsMessage *m)
+{
+	struct got *g = arg;
+
+	if (!m) {
+		g->ended++;
+		return;
+	}
+	g->calls++;
+	g->complete += m->type == SHOAL__ASSIGNMENTS_MESSAGE__TYPE__COMPLETE;
+	for (size_t i = 0; i < m->n_changes; i++) {
+		const Shoal__AssignmentChange *c = m->changes[i];
+		if (c->action == SHOAL__ASSIGNMENT_CHANGE__ACTION__REMOVE)
+			g->removes++;
+		else if (c->assignment->item_case == SHOAL__ASSIGNMENT__ITEM_TASK)
+			g->tasks++;
+		else if (c->assignment->item_case == SHOAL__ASSIGNMENT__ITEM_SECRET)
+			g->secrets++;
+	}
+}
+
+static void spin(void)
+{
+	for (int i = 0; i < 5; i++)
+		uv_run(&loop, UV_RUN_NOWAIT);
+}
+
+/* Creates (or updates, when `cur` is given) a task on `node` in `state`. */
+static void put_task(const char *id, const char *node, Shoal__TaskState state,
+		     const char *secret_id, const Shoal__Task *cur)
+{
+	Shoal__Task t = SHOAL__TASK__INIT;
+	Shoal__Meta meta = SHOAL__META__INIT;
+	Shoal__TaskStatus ts = SHOAL__TASK_STATUS__INIT;
+	Shoal__TaskSpec spec = SHOAL__TASK_SPEC__INIT;
+	Shoal__ContainerSpec cs = SHOAL__CONTAINER_SPEC__INIT;
+	Shoal__SecretReference ref = SHOAL__SECRET_REFERENCE__INIT;
+	Shoal__SecretReference *refs[1] = {&ref};
+	struct ctl_batch b;
+
+	meta.id = (char *) id;
+	meta.version = cur ? cur->meta->version : 0;
+	t.meta = &meta;
+	t.node_id = (char *) node;
+	ts.state = state;
+	t.status = &ts;
+	t.desired_state = SHOAL__TASK_STATE__TASK_STATE_RUNNING;
+	cs.image = "busybox";
+	if (secret_id) {
+		ref.secret_id = (char *) secret_id;
+		ref.secret_name = "s";
+		cs.secrets = refs;
+		cs.n_secrets = 1;
+	}
+	spec.container = &cs;
+	t.spec = &spec;
+	ctl_batch_init(&b);
+	ctl_batch_add(&b,
+		      cur ? SHOAL__STORE_ACTION__KIND__UPDATE : SHOAL__STORE_ACTION__KIND__CREATE,
+		      SHOAL__STORE_ACTION__TARGET_TASK, &t);
+	sync_propose(NULL, &b.b, applied, NULL);
+}
+
+Test(disp, assignments_stream_the_nodes_tasks_and_their_secrets)
+{
+	char node[ID_LEN + 1], other[ID_LEN + 1], t1[ID_LEN + 1], t2[ID_LEN + 1], sid[ID_LEN + 1];
+	Shoal__Secret sec = SHOAL__SECRET__INIT;
+	Shoal__Meta sm = SHOAL__META__INIT;
+	Shoal__SecretSpec ss = SHOAL__SECRET_SPEC__INIT;
+	Shoal__Annotations sa = SHOAL__ANNOTATIONS__INIT;
+	struct ctl_batch b;
+	struct got g = {0};
+	struct disp_assign *a;
+	struct ctl_batch rm;
+
+	id_new(node);
+	id_new(other);
+	id_new(t1);
+	id_new(t2);
+	id_new(sid);
+	sm.id = sid;
+	sec.meta = &sm;
+	sa.name = "s";
+	ss.annotations = &sa;
+	ss.data.data = (uint8_t *) "pw";
+	ss.data.len = 2;
+	sec.spec = &ss;
+	ctl_batch_init(&b);
+	ctl_batch_add(&b, SHOAL__STORE_ACTION__KIND__CREATE, SHOAL__STORE_ACTION__TARGET_SECRET,
+		      &sec);
+	sync_propose(NULL, &b.b, applied, NULL);
+
+	a = disp_assign_open(&d, node, on_assign, &g);
+	cr_assert_not_null(a);
+	spin();
+	cr_assert_eq(g.calls, 1);
+	cr_assert_eq(g.complete, 1, "the first message is COMPLETE");
+	cr_assert_eq(g.tasks, 0);
+
+	/* Not yet assigned, and another node's task: nothing. */
+	put_task(t1, node, SHOAL__TASK_STATE__TASK_STATE_PENDING, sid, NULL);
+	put_task(t2, other, SHOAL__TASK_STATE__TASK_STATE_ASSIGNED, sid, NULL);
+	spin();
+	cr_assert_eq(g.calls, 1);
+
+	put_task(t1, node, SHOAL__TASK_STATE__TASK_STATE_ASSIGNED, sid, store_get_task(st, t1));
+	spin();
+	cr_assert_eq(g.calls, 2);
+	cr_assert_eq(g.tasks, 1);
+	cr_assert_eq(g.secrets, 1, "the secret the task references comes along");
+
+	/* The task ends: it stays assigned, its secret is withdrawn. */
+	put_task(t1, node, SHOAL__TASK_STATE__TASK_STATE_COMPLETE, sid, store_get_task(st, t1));
+	spin();
+	cr_assert_eq(g.tasks, 2);
+	cr_assert_eq(g.removes, 1);
+
+	ctl_batch_init(&rm);
+	ctl_batch_add(&rm, SHOAL__STORE_ACTION__KIND__REMOVE, SHOAL__STORE_ACTION__TARGET_TASK,
+		      (void *) store_get_task(st, t1));
+	sync_propose(NULL, &rm.b, applied, NULL);
+	spin();
+	cr_assert_eq(g.removes, 2, "a deleted task is removed from the node");
+
+	disp_assign_close_all(&d);
+	cr_assert_eq(g.ended, 1);
+	spin();
+}
+
+Test(disp, task_status_reports_move_tasks_forward_only)
+{
+	char node[ID_LEN + 1], other[ID_LEN + 1], t1[ID_LEN + 1], t2[ID_LEN + 1];
+	struct reg r = {0};
+	Shoal__UpdateTaskStatusRequest req = SHOAL__UPDATE_TASK_STATUS_REQUEST__INIT;
+	Shoal__TaskStatusUpdate u1 = SHOAL__TASK_STATUS_UPDATE__INIT, u2 = u1;
+	Shoal__TaskStatusUpdate *ups[2] = {&u1, &u2};
+	Shoal__TaskStatus s1 = SHOAL__TASK_STATUS__INIT, s2 = s1;
+
+	id_new(node);
+	id_new(other);
+	id_new(t1);
+	id_new(t2);
+	do_register(node, 0, &r);
+	put_task(t1, node, SHOAL__TASK_STATE__TASK_STATE_ASSIGNED, NULL, NULL);
+	put_task(t2, other, SHOAL__TASK_STATE__TASK_STATE_ASSIGNED, NULL, NULL);
+	u1.task_id = t1;
+	s1.state = SHOAL__TASK_STATE__TASK_STATE_RUNNING;
+	s1.message = "started";
+	u1.status = &s1;
+	u2.task_id = t2; /* not this node's: ignored */
+	s2.state = SHOAL__TASK_STATE__TASK_STATE_FAILED;
+	u2.status = &s2;
+	req.updates = ups;
+	req.n_updates = 2;
+	cr_assert_eq(disp_update_status(&d, node, "bogus", &req), -ENOENT);
+	cr_assert_eq(disp_update_status(&d, node, r.session, &req), 0);
+	spin();
+	cr_assert_eq(store_get_task(st, t1)->status->state, SHOAL__TASK_STATE__TASK_STATE_RUNNING);
+	cr_assert_str_eq(store_get_task(st, t1)->status->message, "started");
+	cr_assert_eq(store_get_task(st, t2)->status->state, SHOAL__TASK_STATE__TASK_STATE_ASSIGNED);
+
+	/* A late report of an earlier state does not move it back. */
+	s1.state = SHOAL__TASK_STATE__TASK_STATE_PREPARING;
+	req.n_updates = 1;
+	cr_assert_eq(disp_update_status(&d, node, r.session, &req), 0);
+	spin();
+	cr_assert_eq(store_get_task(st, t1)->status->state, SHOAL__TASK_STATE__TASK_STATE_RUNNING);
+}

@@ -30,8 +30,10 @@ struct agent_session {
 	uint32_t backoff_ms;
 	int registered;
 	int stopping;
-	int hs_pending; /* sec_connect running: it will call handshake_done */
-	int refs;	/* the timer, plus a pending handshake while stopping */
+	int hs_pending;		      /* sec_connect running: it will call handshake_done */
+	int refs;		      /* the timer, plus a pending handshake while stopping */
+	struct rpc_call *assign_call; /* the assignments stream */
+	struct buf assign_buf;	      /* a record being reassembled */
 	void (*stop_cb)(void *arg);
 	void *stop_arg;
 };
@@ -119,6 +121,79 @@ static void heartbeat_cb(uv_timer_t *t)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Assignments                                                               */
+
+#define MAX_ASSIGN_RECORD (64u << 20)
+
+/* Records are a u32 big-endian length then a packed AssignmentsMessage,
+ * cut into stream chunks anywhere. */
+static void assign_data(struct rpc_call *call, const uint8_t *data, size_t len)
+{
+	struct agent_session *s = call->data;
+	struct buf *b = &s->assign_buf;
+
+	buf_append(b, data, len);
+	while (b->len >= 4) {
+		uint32_t n = buf_get_be32(b->data);
+		Shoal__AssignmentsMessage *m;
+
+		if (n > MAX_ASSIGN_RECORD) {
+			log_warn("agent", "assignment record too large len=%u", n);
+			rpc_peer_close(s->peer, -SHOAL_EPROTO);
+			return;
+		}
+		if (b->len < 4 + (size_t) n)
+			return;
+		m = shoal__assignments_message__unpack(NULL, n, b->data + 4);
+		buf_consume(b, 4 + (size_t) n);
+		if (!m) {
+			log_warn("agent", "malformed assignments message");
+			rpc_peer_close(s->peer, -SHOAL_EPROTO);
+			return;
+		}
+		s->cfg.on_assignments(s->cfg.arg, m);
+		shoal__assignments_message__free_unpacked(m, NULL);
+		if (!s->peer || s->stopping)
+			return;
+	}
+}
+
+static void assign_end(struct rpc_call *call, int status, const char *msg, const uint8_t *body,
+		       size_t len)
+{
+	struct agent_session *s = call->data;
+
+	(void) body;
+	(void) len;
+	s->assign_call = NULL;
+	buf_reset(&s->assign_buf);
+	if (s->stopping || !s->peer || status == -ECANCELED)
+		return;
+	/* Without its assignments the session is useless: start over. */
+	log_info("agent", "assignment stream ended manager=%s err=\"%s\" msg=\"%s\"", s->current,
+		 err_str(status), msg ? msg : "");
+	if (status == -SHOAL_ENOTLEADER && msg && msg[0] && strlen(msg) < sizeof(s->redirect))
+		snprintf(s->redirect, sizeof(s->redirect), "%s", msg);
+	rpc_peer_close(s->peer, status ? status : -SHOAL_ECLOSED);
+}
+
+static void open_assignments(struct agent_session *s)
+{
+	Shoal__AssignmentsRequest req = SHOAL__ASSIGNMENTS_REQUEST__INIT;
+	uint8_t body[128];
+	size_t len;
+	int rv;
+
+	req.session_id = s->session_id;
+	len = shoal__assignments_request__pack(&req, body);
+	buf_reset(&s->assign_buf);
+	rv = rpc_stream_open(s->peer, "disp.assignments", body, len, assign_data, assign_end, s,
+			     &s->assign_call);
+	if (rv)
+		rpc_peer_close(s->peer, rv);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Registering                                                               */
 
 static void register_reply(struct rpc_call *call, int status, const char *msg, const uint8_t *body,
@@ -162,6 +237,8 @@ static void register_reply(struct rpc_call *call, int status, const char *msg, c
 		 (unsigned long long) s->period_ms);
 	set_connected(s, 1);
 	arm_heartbeat(s);
+	if (s->cfg.on_assignments)
+		open_assignments(s);
 }
 
 static void release(struct agent_session *s);
@@ -330,6 +407,7 @@ static void release(struct agent_session *s)
 		s->stop_cb(s->stop_arg);
 	set_managers(s, NULL, 0);
 	free((char *) s->cfg.advertise_addr);
+	buf_free(&s->assign_buf);
 	free(s);
 }
 
@@ -372,6 +450,25 @@ int agent_session_call(struct agent_session *s, const char *method, const void *
 	if (!s->peer || !s->registered)
 		return -SHOAL_ECLOSED;
 	return rpc_call(s->peer, method, body, len, timeout_ms, cb, data, NULL);
+}
+
+int agent_session_report(struct agent_session *s, Shoal__UpdateTaskStatusRequest *r,
+			 uint64_t timeout_ms, rpc_reply_cb cb, void *data)
+{
+	uint8_t *body;
+	size_t len;
+	int rv;
+
+	if (!s->peer || !s->registered)
+		return -SHOAL_ECLOSED;
+	r->session_id = s->session_id;
+	len = shoal__update_task_status_request__get_packed_size(r);
+	body = xmalloc(len ? len : 1);
+	shoal__update_task_status_request__pack(r, body);
+	r->session_id = NULL;
+	rv = rpc_call(s->peer, "disp.status", body, len, timeout_ms, cb, data, NULL);
+	free(body);
+	return rv;
 }
 
 void agent_session_reconnect(struct agent_session *s, uint64_t raft_id)

@@ -14,7 +14,6 @@
 #include <uv.h>
 
 #include "common/rpc.h"
-#include "common/rpc.h"
 #include "common/sec/chan.h"
 #include "proto/cluster.pb-c.h"
 
@@ -29,9 +28,10 @@ typedef void (*agent_managers_cb)(void *arg, char *const *managers, size_t n);
 /* The role the cluster wants this node to have (SEC_ROLE_*), from every
  * heartbeat answer. */
 typedef void (*agent_role_cb)(void *arg, int desired_role);
-/* The role the cluster wants this node to have (SEC_ROLE_*), from every
- * heartbeat answer. */
-typedef void (*agent_role_cb)(void *arg, int desired_role);
+
+/* The dispatcher sent assignment changes (borrowed, valid during the call):
+ * the first message after every (re)connect is COMPLETE. */
+typedef void (*agent_assignments_cb)(void *arg, const Shoal__AssignmentsMessage *msg);
 
 struct agent_session_config {
 	const struct sec_identity *id; /* borrowed, outlives the session */
@@ -43,6 +43,7 @@ struct agent_session_config {
 	agent_state_cb on_state;
 	agent_managers_cb on_managers;
 	agent_role_cb on_role;
+	agent_assignments_cb on_assignments; /* optional */
 	void *arg;
 };
 
@@ -63,14 +64,10 @@ int agent_session_call(struct agent_session *s, const char *method, const void *
  * a new raft id). */
 void agent_session_reconnect(struct agent_session *s, uint64_t raft_id);
 
-/* Calls `method` on the dispatcher's manager over the session (the leader).
+/* Sends task status reports (disp.status); the session id is filled in.
  * Returns 0 (then `cb` runs once) or -SHOAL_ECLOSED when not connected. */
-int agent_session_call(struct agent_session *s, const char *method, const void *body, size_t len,
-		       uint64_t timeout_ms, rpc_reply_cb cb, void *data);
-
-/* Drops the connection and registers again (after a new certificate, or
- * a new raft id). */
-void agent_session_reconnect(struct agent_session *s, uint64_t raft_id);
+int agent_session_report(struct agent_session *s, Shoal__UpdateTaskStatusRequest *r,
+			 uint64_t timeout_ms, rpc_reply_cb cb, void *data);
 
 /* 1 while registered with a dispatcher. */
 int agent_session_connected(const struct agent_session *s);

@@ -1,0 +1,160 @@
+/* mgr_work: the RPC methods a node's agent uses to get work and report it.
+ *
+ * disp.assignments is a stream: the dispatcher's subscription produces
+ * AssignmentsMessage records, each framed as a u32 big-endian length and the
+ * packed message, queued here and sent in chunks as the agent's credit
+ * allows. A worker that stops reading (its credit exhausted) while more than
+ * MAX_QUEUED bytes pile up is cut off: it reconnects and gets a COMPLETE
+ * message, which is always smaller than an unbounded backlog. */
+#include "daemon/mgr_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/log.h"
+
+#define CHUNK	   (64u * 1024u)
+#define MAX_QUEUED (64u * 1024u * 1024u)
+
+struct astream {
+	struct rpc_req *req;
+	struct disp_assign *sub;
+	struct buf out; /* framed records not yet sent */
+	size_t off;	/* sent part of `out` */
+};
+
+static void astream_end(struct astream *as, int status, const char *msg)
+{
+	disp_assign_close(as->sub);
+	as->req->data = NULL;
+	rpc_stream_end(as->req, status, msg);
+	buf_free(&as->out);
+	free(as);
+}
+
+static void pump(struct astream *as)
+{
+	while (as->off < as->out.len) {
+		size_t n = as->out.len - as->off;
+		int rv;
+
+		if (n > CHUNK)
+			n = CHUNK;
+		if (n > as->req->credit)
+			n = as->req->credit;
+		if (n == 0)
+			return; /* on_writable calls again */
+		rv = rpc_stream_send(as->req, as->out.data + as->off, n);
+		if (rv == -EAGAIN)
+			return;
+		if (rv) {
+			astream_end(as, rv, "stream closed");
+			return;
+		}
+		as->off += n;
+	}
+	as->out.len = as->off = 0;
+}
+
+static void on_writable(struct rpc_req *req)
+{
+	if (req->data)
+		pump(req->data);
+}
+
+static void on_cancel(struct rpc_req *req)
+{
+	if (req->data)
+		astream_end(req->data, -ECANCELED, "cancelled");
+}
+
+static void on_assignments(void *arg, const Shoal__AssignmentsMessage *msg)
+{
+	struct astream *as = arg;
+	size_t len;
+
+	if (!msg) { /* the dispatcher stopped: this manager is no longer leader */
+		as->sub = NULL;
+		astream_end(as, -SHOAL_ENOTLEADER, "leadership changed");
+		return;
+	}
+	if (as->out.len - as->off > MAX_QUEUED) {
+		log_warn("mgr", "assignment stream backlog too large, closing it");
+		astream_end(as, -ENOBUFS, "assignment backlog too large; reconnect");
+		return;
+	}
+	len = protobuf_c_message_get_packed_size(&msg->base);
+	buf_append_be32(&as->out, (uint32_t) len);
+	buf_reserve(&as->out, len);
+	protobuf_c_message_pack(&msg->base, as->out.data + as->out.len);
+	as->out.len += len;
+	pump(as);
+}
+
+void mgr_m_assignments(struct rpc_req *req, const uint8_t *body, size_t len)
+{
+	struct mconn *mc = mgr_conn_of(req);
+	Shoal__AssignmentsRequest *r;
+	struct astream *as;
+
+	if (!mc) {
+		rpc_stream_end(req, -SHOAL_ECLOSED, "connection closed");
+		return;
+	}
+	if (!mc->m->leader) {
+		uint64_t id;
+		const char *addr;
+		if (rnode_leader(&mc->m->raft, &id, &addr) == 0 && id != mc->m->cfg.raft_id)
+			rpc_stream_end(req, -SHOAL_ENOTLEADER, addr);
+		else
+			rpc_stream_end(req, -SHOAL_ENOLEADER, "the swarm has no leader right now");
+		return;
+	}
+	r = shoal__assignments_request__unpack(NULL, len, body);
+	if (!r) {
+		rpc_stream_end(req, -SHOAL_EPROTO, "malformed assignments request");
+		return;
+	}
+	if (!disp_session_valid(&mc->m->disp, mc->peer.cert.node_id, r->session_id)) {
+		shoal__assignments_request__free_unpacked(r, NULL);
+		rpc_stream_end(req, -ENOENT, "unknown session: register again");
+		return;
+	}
+	shoal__assignments_request__free_unpacked(r, NULL);
+	as = xcalloc(1, sizeof(*as));
+	as->req = req;
+	req->data = as;
+	req->on_writable = on_writable;
+	req->on_cancel = on_cancel;
+	as->sub = disp_assign_open(&mc->m->disp, mc->peer.cert.node_id, on_assignments, as);
+	if (!as->sub)
+		astream_end(as, -SHOAL_ENOTLEADER, "not the leader");
+}
+
+void mgr_m_status(struct rpc_req *req, const uint8_t *body, size_t len)
+{
+	struct mconn *mc = mgr_conn_of(req);
+	Shoal__UpdateTaskStatusRequest *r;
+
+	if (!mc) {
+		rpc_reply(req, -SHOAL_ECLOSED, "connection closed", NULL, 0);
+		return;
+	}
+	if (!mc->m->leader) {
+		mgr_reply_not_leader(mc->m, req);
+		return;
+	}
+	r = shoal__update_task_status_request__unpack(NULL, len, body);
+	if (!r) {
+		rpc_reply(req, -SHOAL_EPROTO, "malformed task status request", NULL, 0);
+		return;
+	}
+	if (disp_update_status(&mc->m->disp, mc->peer.cert.node_id, r->session_id, r) != 0)
+		rpc_reply(req, -ENOENT, "unknown session: register again", NULL, 0);
+	else
+		rpc_reply(req, 0, NULL, NULL, 0);
+	shoal__update_task_status_request__free_unpacked(r, NULL);
+}
