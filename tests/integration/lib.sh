@@ -70,6 +70,19 @@ it_cleanup() {
     for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   done
+  # Containers outlive shoald by design: delete the ones each host started
+  # (their shims exit with them), then whatever is still mounted below.
+  if [ -n "$IT_WORK" ] && command -v runc >/dev/null; then
+    for i in $(seq 1 "$IT_HOSTS"); do
+      for id in $(runc --root "$IT_WORK/h$i/run/runtime" list -q 2>/dev/null); do
+        runc --root "$IT_WORK/h$i/run/runtime" delete -f "$id" >/dev/null 2>&1 || true
+      done
+    done
+  fi
+  if [ -n "$IT_WORK" ]; then
+    grep -F " $IT_WORK/" /proc/self/mountinfo | awk '{print $5}' | sort -r |
+      while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  fi
   for i in $(seq 1 "$IT_HOSTS"); do ip netns del "${IT_TAG}h$i" 2>/dev/null || true; done
   ip link del "${IT_TAG}br" 2>/dev/null || true
   if [ -n "$IT_WORK" ] && [ -z "${IT_KEEP:-}" ]; then rm -rf "$IT_WORK"; fi
