@@ -355,3 +355,21 @@ Test(agent_tasks, a_restart_resumes_running_tasks_without_starting_them_again)
 	cr_assert_eq(fake.removes, 1);
 	cr_assert_eq(agent_tasks_count(at, NULL), 0);
 }
+
+Test(agent_tasks, remove_all_stops_and_deletes_every_task_then_stops)
+{
+	int done = 0;
+
+	assign(1, 1, S(RUNNING));
+	wait_state(S(RUNNING));
+	agent_tasks_remove_all(at, stopped, &done);
+	at = NULL;
+	for (int i = 0; i < 3000 && !done; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	cr_assert(done);
+	cr_assert_eq(fake.stops, 1);
+	cr_assert_eq(fake.removes, 1);
+	cr_assert_not(task_file_exists());
+}

@@ -56,6 +56,7 @@ struct agent_tasks {
 	int reporting; /* a report is in flight */
 	int inflight;  /* runner operations */
 	int stopping;
+	int draining; /* agent_tasks_remove_all: stop once every task is gone */
 	int closing;
 	void (*stop_cb)(void *arg);
 	void *stop_arg;
@@ -381,6 +382,8 @@ static void work_done(uv_work_t *req, int status)
 	}
 	if (t)
 		step(a, t);
+	else if (a->draining && !a->tasks)
+		agent_tasks_stop(a, a->stop_cb, a->stop_arg);
 }
 
 static const struct blob *find_blob(const struct agent_tasks *a, int is_secret, const char *id)
@@ -694,7 +697,7 @@ void agent_tasks_assign(struct agent_tasks *a, const Shoal__AssignmentsMessage *
 {
 	int complete = m->type == SHOAL__ASSIGNMENTS_MESSAGE__TYPE__COMPLETE;
 
-	if (a->stopping)
+	if (a->stopping || a->draining)
 		return;
 	for (struct atask *t = a->tasks; t; t = t->next)
 		t->seen = 0;
@@ -834,6 +837,22 @@ void agent_tasks_stop(struct agent_tasks *a, void (*cb)(void *arg), void *arg)
 	uv_timer_stop(&a->poll);
 	uv_timer_stop(&a->report);
 	maybe_finish_stop(a);
+}
+
+void agent_tasks_remove_all(struct agent_tasks *a, void (*cb)(void *arg), void *arg)
+{
+	a->stop_cb = cb;
+	a->stop_arg = arg;
+	if (!a->tasks) {
+		agent_tasks_stop(a, cb, arg);
+		return;
+	}
+	a->draining = 1;
+	for (struct atask *t = a->tasks, *next; t; t = next) {
+		next = t->next;
+		t->removed = 1;
+		step(a, t);
+	}
 }
 
 size_t agent_tasks_count(const struct agent_tasks *a, size_t *running)

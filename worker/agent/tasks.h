@@ -98,6 +98,10 @@ void agent_tasks_resync(struct agent_tasks *a);
  * flight finished and handles are closed, then `a` is freed. */
 void agent_tasks_stop(struct agent_tasks *a, void (*cb)(void *arg), void *arg);
 
+/* Stops and removes every task (leaving the swarm), then stops the
+ * manager as agent_tasks_stop does: `cb` runs once all are gone. */
+void agent_tasks_remove_all(struct agent_tasks *a, void (*cb)(void *arg), void *arg);
+
 /* Number of tasks held, and how many of them are RUNNING (for tests, info). */
 size_t agent_tasks_count(const struct agent_tasks *a, size_t *running);
 
