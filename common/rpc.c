@@ -1,5 +1,7 @@
 #include "common/rpc.h"
 
+#define RPC_OUTQ_CHUNK (64u * 1024u)
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -496,4 +498,72 @@ void rpc_peer_close(struct rpc_peer *p, int reason)
 	p->close_reason = reason;
 	wire_close(p->conn, reason);
 	/* on_close above finishes the teardown from wire's close callback. */
+}
+
+/* ------------------------------------------------------------------------ */
+/* Record streams                                                            */
+
+void rpc_outq_record(struct rpc_outq *o, const void *rec, size_t len)
+{
+	buf_append_be32(&o->q, (uint32_t) len);
+	buf_append(&o->q, rec, len);
+}
+
+void rpc_outq_raw(struct rpc_outq *o, const void *data, size_t len)
+{
+	buf_append(&o->q, data, len);
+}
+
+size_t rpc_outq_pending(const struct rpc_outq *o)
+{
+	return o->q.len - o->off;
+}
+
+int rpc_outq_pump(struct rpc_req *req, struct rpc_outq *o)
+{
+	while (o->off < o->q.len) {
+		size_t n = o->q.len - o->off;
+		int rv;
+
+		if (n > RPC_OUTQ_CHUNK)
+			n = RPC_OUTQ_CHUNK;
+		if (n > req->credit)
+			n = req->credit;
+		if (n == 0)
+			return 0; /* on_writable resumes */
+		rv = rpc_stream_send(req, o->q.data + o->off, n);
+		if (rv == -EAGAIN)
+			return 0;
+		if (rv)
+			return rv;
+		o->off += n;
+	}
+	o->q.len = o->off = 0;
+	return 0;
+}
+
+void rpc_outq_free(struct rpc_outq *o)
+{
+	buf_free(&o->q);
+	o->off = 0;
+}
+
+int rpc_records_feed(struct buf *in, const uint8_t *data, size_t len, size_t max,
+		     int (*cb)(void *arg, const uint8_t *rec, size_t len), void *arg)
+{
+	buf_append(in, data, len);
+	while (in->len >= 4) {
+		uint32_t n = buf_get_be32(in->data);
+		int rv;
+
+		if (n > max)
+			return -EMSGSIZE;
+		if (in->len < 4 + (size_t) n)
+			return 0;
+		rv = cb(arg, in->data + 4, n);
+		buf_consume(in, 4 + (size_t) n);
+		if (rv)
+			return rv;
+	}
+	return 0;
 }

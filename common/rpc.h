@@ -160,4 +160,32 @@ int rpc_stream_send(struct rpc_req *req, const void *data, size_t len);
 /* Ends a stream with a status and frees `req`. */
 int rpc_stream_end(struct rpc_req *req, int status, const char *msg);
 
+/* ---- record streams ----
+ * A stream of records of any size: each record is a u32 big-endian length
+ * then its bytes, cut into chunks wherever credit and RPC_MAX_CHUNK allow. */
+
+/* What a server stream has queued and not yet sent. */
+struct rpc_outq {
+	struct buf q;
+	size_t off; /* bytes of q already sent */
+};
+
+/* Appends one record to the queue (copied). */
+void rpc_outq_record(struct rpc_outq *o, const void *rec, size_t len);
+/* Appends raw stream bytes (already framed records, e.g. relayed). */
+void rpc_outq_raw(struct rpc_outq *o, const void *data, size_t len);
+/* Bytes queued and not yet sent. */
+size_t rpc_outq_pending(const struct rpc_outq *o);
+/* Sends what the caller's credit allows. Returns 0 (all sent, or waiting for
+ * on_writable) or the error of rpc_stream_send (the stream is dead). */
+int rpc_outq_pump(struct rpc_req *req, struct rpc_outq *o);
+void rpc_outq_free(struct rpc_outq *o);
+
+/* Reassembles records from stream chunks: `in` keeps a partial record
+ * between calls. Calls `cb` for each complete record (borrowed); a non-zero
+ * return from cb stops and is returned. Returns 0, cb's value, or -EMSGSIZE
+ * for a record longer than `max`. */
+int rpc_records_feed(struct buf *in, const uint8_t *data, size_t len, size_t max,
+		     int (*cb)(void *arg, const uint8_t *rec, size_t len), void *arg);
+
 #endif

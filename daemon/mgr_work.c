@@ -16,14 +16,12 @@
 #include "common/err.h"
 #include "common/log.h"
 
-#define CHUNK	   (64u * 1024u)
 #define MAX_QUEUED (64u * 1024u * 1024u)
 
 struct astream {
 	struct rpc_req *req;
 	struct disp_assign *sub;
-	struct buf out; /* framed records not yet sent */
-	size_t off;	/* sent part of `out` */
+	struct rpc_outq out; /* records not yet sent */
 };
 
 static void astream_end(struct astream *as, int status, const char *msg)
@@ -31,32 +29,16 @@ static void astream_end(struct astream *as, int status, const char *msg)
 	disp_assign_close(as->sub);
 	as->req->data = NULL;
 	rpc_stream_end(as->req, status, msg);
-	buf_free(&as->out);
+	rpc_outq_free(&as->out);
 	free(as);
 }
 
 static void pump(struct astream *as)
 {
-	while (as->off < as->out.len) {
-		size_t n = as->out.len - as->off;
-		int rv;
+	int rv = rpc_outq_pump(as->req, &as->out);
 
-		if (n > CHUNK)
-			n = CHUNK;
-		if (n > as->req->credit)
-			n = as->req->credit;
-		if (n == 0)
-			return; /* on_writable calls again */
-		rv = rpc_stream_send(as->req, as->out.data + as->off, n);
-		if (rv == -EAGAIN)
-			return;
-		if (rv) {
-			astream_end(as, rv, "stream closed");
-			return;
-		}
-		as->off += n;
-	}
-	as->out.len = as->off = 0;
+	if (rv)
+		astream_end(as, rv, "stream closed");
 }
 
 static void on_writable(struct rpc_req *req)
@@ -74,6 +56,7 @@ static void on_cancel(struct rpc_req *req)
 static void on_assignments(void *arg, const Shoal__AssignmentsMessage *msg)
 {
 	struct astream *as = arg;
+	uint8_t *rec;
 	size_t len;
 
 	if (!msg) { /* the dispatcher stopped: this manager is no longer leader */
@@ -81,16 +64,16 @@ static void on_assignments(void *arg, const Shoal__AssignmentsMessage *msg)
 		astream_end(as, -SHOAL_ENOTLEADER, "leadership changed");
 		return;
 	}
-	if (as->out.len - as->off > MAX_QUEUED) {
+	if (rpc_outq_pending(&as->out) > MAX_QUEUED) {
 		log_warn("mgr", "assignment stream backlog too large, closing it");
 		astream_end(as, -ENOBUFS, "assignment backlog too large; reconnect");
 		return;
 	}
 	len = protobuf_c_message_get_packed_size(&msg->base);
-	buf_append_be32(&as->out, (uint32_t) len);
-	buf_reserve(&as->out, len);
-	protobuf_c_message_pack(&msg->base, as->out.data + as->out.len);
-	as->out.len += len;
+	rec = xmalloc(len ? len : 1);
+	protobuf_c_message_pack(&msg->base, rec);
+	rpc_outq_record(&as->out, rec, len);
+	free(rec);
 	pump(as);
 }
 

@@ -345,3 +345,53 @@ Test(rpc, live_peer_survives_keepalive)
 	cr_expect_not(server_ctx.peer_closed);
 	close_both();
 }
+
+/* Record streams: records cut anywhere come back whole and in order. */
+struct recs_seen {
+	size_t n;
+	size_t lens[8];
+	uint8_t first[8];
+};
+
+static int on_rec(void *arg, const uint8_t *rec, size_t len)
+{
+	struct recs_seen *r = arg;
+
+	r->lens[r->n] = len;
+	r->first[r->n] = len ? rec[0] : 0;
+	r->n++;
+	return 0;
+}
+
+Test(rpc_records, records_split_across_chunks_are_reassembled)
+{
+	struct rpc_outq o = {0};
+	struct buf in = {0};
+	struct recs_seen seen = {0};
+	uint8_t big[70000];
+
+	memset(big, 'b', sizeof(big));
+	rpc_outq_record(&o, "a", 1);
+	rpc_outq_record(&o, "", 0);
+	rpc_outq_record(&o, big, sizeof(big));
+	/* Feed one byte, then 7, then the rest in 1000-byte pieces. */
+	size_t off = 0, step[] = {1, 7};
+	for (size_t i = 0; i < 2; i++, off += step[i - 1])
+		cr_assert_eq(rpc_records_feed(&in, o.q.data + off, step[i], 1 << 20, on_rec, &seen),
+			     0);
+	while (off < o.q.len) {
+		size_t n = o.q.len - off < 1000 ? o.q.len - off : 1000;
+		cr_assert_eq(rpc_records_feed(&in, o.q.data + off, n, 1 << 20, on_rec, &seen), 0);
+		off += n;
+	}
+	cr_assert_eq(seen.n, 3);
+	cr_assert_eq(seen.lens[0], 1);
+	cr_assert_eq(seen.first[0], 'a');
+	cr_assert_eq(seen.lens[1], 0);
+	cr_assert_eq(seen.lens[2], sizeof(big));
+	cr_assert_eq(in.len, 0, "nothing left over");
+	/* A record above the bound is refused. */
+	cr_assert_eq(rpc_records_feed(&in, o.q.data, o.q.len, 100, on_rec, &seen), -EMSGSIZE);
+	rpc_outq_free(&o);
+	buf_free(&in);
+}

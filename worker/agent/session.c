@@ -125,36 +125,29 @@ static void heartbeat_cb(uv_timer_t *t)
 
 #define MAX_ASSIGN_RECORD (64u << 20)
 
-/* Records are a u32 big-endian length then a packed AssignmentsMessage,
- * cut into stream chunks anywhere. */
+static int assign_record(void *arg, const uint8_t *rec, size_t len)
+{
+	struct agent_session *s = arg;
+	Shoal__AssignmentsMessage *m = shoal__assignments_message__unpack(NULL, len, rec);
+
+	if (!m) {
+		log_warn("agent", "malformed assignments message");
+		return -SHOAL_EPROTO;
+	}
+	s->cfg.on_assignments(s->cfg.arg, m);
+	shoal__assignments_message__free_unpacked(m, NULL);
+	return !s->peer || s->stopping ? -SHOAL_ECLOSED : 0;
+}
+
+/* Records are a packed AssignmentsMessage each (rpc record stream). */
 static void assign_data(struct rpc_call *call, const uint8_t *data, size_t len)
 {
 	struct agent_session *s = call->data;
-	struct buf *b = &s->assign_buf;
+	int rv = rpc_records_feed(&s->assign_buf, data, len, MAX_ASSIGN_RECORD, assign_record, s);
 
-	buf_append(b, data, len);
-	while (b->len >= 4) {
-		uint32_t n = buf_get_be32(b->data);
-		Shoal__AssignmentsMessage *m;
-
-		if (n > MAX_ASSIGN_RECORD) {
-			log_warn("agent", "assignment record too large len=%u", n);
-			rpc_peer_close(s->peer, -SHOAL_EPROTO);
-			return;
-		}
-		if (b->len < 4 + (size_t) n)
-			return;
-		m = shoal__assignments_message__unpack(NULL, n, b->data + 4);
-		buf_consume(b, 4 + (size_t) n);
-		if (!m) {
-			log_warn("agent", "malformed assignments message");
-			rpc_peer_close(s->peer, -SHOAL_EPROTO);
-			return;
-		}
-		s->cfg.on_assignments(s->cfg.arg, m);
-		shoal__assignments_message__free_unpacked(m, NULL);
-		if (!s->peer || s->stopping)
-			return;
+	if (rv && s->peer && !s->stopping) {
+		log_warn("agent", "bad assignment stream err=\"%s\"", err_str(rv));
+		rpc_peer_close(s->peer, -SHOAL_EPROTO);
 	}
 }
 
