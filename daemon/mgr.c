@@ -616,3 +616,13 @@ struct store *mgr_store(struct mgr *m)
 {
 	return m->store;
 }
+
+struct rpc_peer *mgr_node_peer(struct mgr *m, const char *node_id)
+{
+	struct rpc_peer *found = NULL;
+
+	for (struct mconn *mc = m->conns; mc; mc = mc->next)
+		if (mc->session && mc->rpc && strcmp(mc->peer.cert.node_id, node_id) == 0)
+			found = mc->rpc;
+	return found;
+}

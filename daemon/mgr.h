@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "common/rpc.h"
 #include "common/sec/chan.h"
 #include "manager/controlapi/ctl.h"
 #include "proto/cluster.pb-c.h"
@@ -60,6 +61,18 @@ void mgr_leave(struct mgr *m, void (*cb)(void *arg), void *arg);
 
 /* The cluster data key (for rewrapping under a new unlock key). */
 int mgr_data_key(const struct mgr *m, uint8_t out[32]);
+/* Dials the manager at `addr` ("ip:port") with this node's certificate and
+ * opens an RPC peer on it: `cb` runs once with the peer (its close callback
+ * `on_close`, peer->data = peer_data) or an error. Returns 0 or a negative
+ * code (then cb never runs). */
+typedef void (*mgr_dial_cb)(void *arg, int status, const char *why, struct rpc_peer *p);
+int mgr_dial(uv_loop_t *loop, const struct sec_identity *id, const char *addr, mgr_dial_cb cb,
+	     void *arg, rpc_peer_close_cb on_close, void *peer_data);
+
+/* The RPC peer of the session `node_id` holds with this manager (the
+ * leader's dispatcher), or NULL. Borrowed: valid until its connection closes. */
+struct rpc_peer *mgr_node_peer(struct mgr *m, const char *node_id);
+
 /* The local store (reads only: counts for /info). */
 struct store *mgr_store(struct mgr *m);
 

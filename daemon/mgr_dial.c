@@ -17,11 +17,9 @@
 /* ------------------------------------------------------------------------ */
 /* Dialing another manager (forwarding, joining)                             */
 
-typedef void (*dial_cb)(void *arg, int status, const char *why, struct rpc_peer *p);
-
 struct dial {
 	const struct sec_identity *id;
-	dial_cb cb;
+	mgr_dial_cb cb;
 	void *arg;
 	rpc_peer_close_cb on_close;
 	void *peer_data;
@@ -68,8 +66,8 @@ static void dial_connected(struct wire_conn *c, int status)
 	}
 }
 
-static int dial(uv_loop_t *loop, const struct sec_identity *id, const char *addr, dial_cb cb,
-		void *arg, rpc_peer_close_cb on_close, void *peer_data)
+int mgr_dial(uv_loop_t *loop, const struct sec_identity *id, const char *addr, mgr_dial_cb cb,
+	     void *arg, rpc_peer_close_cb on_close, void *peer_data)
 {
 	struct dial *d = xcalloc(1, sizeof(*d));
 	struct wire_conn *c;
@@ -213,7 +211,7 @@ static void fwd_start(struct fwd *f)
 		return;
 	snprintf(m->fwd_addr, sizeof(m->fwd_addr), "%s", addr);
 	m->fwd_connecting = 1;
-	if (dial(m->loop, m->cfg.id, m->fwd_addr, fwd_dialed, m, fwd_peer_closed, m) != 0)
+	if (mgr_dial(m->loop, m->cfg.id, m->fwd_addr, fwd_dialed, m, fwd_peer_closed, m) != 0)
 		fwd_dialed(m, -EINVAL, "bad leader address", NULL);
 }
 
@@ -263,7 +261,7 @@ static void rjoin_reply(struct rpc_call *call, int status, const char *msg, cons
 	rpc_peer_close(j->p, 0);
 	if (status == -SHOAL_ENOTLEADER && msg && *msg && j->hops++ < 3) {
 		snprintf(j->addr, sizeof(j->addr), "%s", msg);
-		if (dial(j->loop, j->id, j->addr, rjoin_dialed, j, NULL, NULL) == 0)
+		if (mgr_dial(j->loop, j->id, j->addr, rjoin_dialed, j, NULL, NULL) == 0)
 			return;
 	}
 	if (status == 0)
@@ -312,7 +310,7 @@ void mgr_request_join(uv_loop_t *loop, const struct sec_identity *id, const char
 	snprintf(j->addr, sizeof(j->addr), "%s", addr);
 	j->cb = cb;
 	j->arg = arg;
-	if (dial(loop, id, addr, rjoin_dialed, j, NULL, NULL) != 0) {
+	if (mgr_dial(loop, id, addr, rjoin_dialed, j, NULL, NULL) != 0) {
 		cb(arg, -EINVAL, "invalid manager address", NULL);
 		free(j);
 	}
@@ -371,7 +369,7 @@ static void transferred(void *arg, int status)
 
 	/* Another manager leads now: ask it to remove us. */
 	if (rnode_leader(&x->m->raft, &id, &addr) == 0 && id != x->m->cfg.raft_id &&
-	    dial(x->m->loop, x->m->cfg.id, addr, leave_dialed, x, NULL, NULL) == 0)
+	    mgr_dial(x->m->loop, x->m->cfg.id, addr, leave_dialed, x, NULL, NULL) == 0)
 		return;
 	mgr_stop(x->m, x->cb, x->arg);
 	free(x);
@@ -395,7 +393,7 @@ void mgr_leave(struct mgr *m, void (*cb)(void *arg), void *arg)
 		if (rnode_transfer(&m->raft, 0, transferred, x) == 0)
 			return;
 	} else if (rnode_leader(&m->raft, &id, &addr) == 0 &&
-		   dial(m->loop, m->cfg.id, addr, leave_dialed, x, NULL, NULL) == 0) {
+		   mgr_dial(m->loop, m->cfg.id, addr, leave_dialed, x, NULL, NULL) == 0) {
 		return;
 	}
 	mgr_stop(m, cb, arg);

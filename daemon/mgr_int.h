@@ -63,6 +63,7 @@ struct mconn {
 	uint8_t worker_secret[16], manager_secret[16];
 	struct wire_conn *conn; /* until an rpc peer or raft takes it */
 	struct rpc_peer *rpc;
+	int session; /* the node's agent session registered on this connection */
 	struct mconn *prev, *next;
 };
 
@@ -96,6 +97,7 @@ void mgr_reply_not_leader(struct mgr *m, struct rpc_req *req);
 /* mgr_work.c: the worker side of sessions (assignments, task status). */
 void mgr_m_assignments(struct rpc_req *req, const uint8_t *body, size_t len);
 void mgr_m_status(struct rpc_req *req, const uint8_t *body, size_t len);
+void mgr_m_logs_proxy(struct rpc_req *req, const uint8_t *body, size_t len);
 
 /* mgr_dial.c */
 /* Frees a forwarded call and its body (its callback must have run). */

@@ -62,10 +62,13 @@ static void register_done(void *arg, int status, const char *msg, Shoal__Session
 {
 	struct rpc_req *req = arg;
 
-	if (status)
+	if (status) {
 		rpc_reply(req, status, msg, NULL, 0);
-	else
-		reply_packed(req, &resp->base);
+		return;
+	}
+	if (mgr_conn_of(req))
+		mgr_conn_of(req)->session = 1;
+	reply_packed(req, &resp->base);
 }
 
 static void m_register(struct rpc_req *req, const uint8_t *body, size_t len)
@@ -308,6 +311,7 @@ static const struct rpc_method methods[] = {
     {"raft.leave", m_raft_leave, 0},
     {"disp.assignments", mgr_m_assignments, RPC_F_STREAM},
     {"disp.status", mgr_m_status, 0},
+    {"logs.proxy", mgr_m_logs_proxy, RPC_F_STREAM},
 };
 
 static void mconn_closed(struct rpc_peer *p, int reason)

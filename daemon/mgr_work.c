@@ -141,3 +141,111 @@ void mgr_m_status(struct rpc_req *req, const uint8_t *body, size_t len)
 		rpc_reply(req, 0, NULL, NULL, 0);
 	shoal__update_task_status_request__free_unpacked(r, NULL);
 }
+
+/* ------------------------------------------------------------------------ */
+/* logs.proxy: relays a node's agent.logs to a manager that is not leader    */
+
+#define MAX_RELAY_QUEUED (4u << 20)
+
+struct relay {
+	struct rpc_req *req;   /* to the asking manager */
+	struct rpc_call *call; /* to the node */
+	struct rpc_outq out;
+	int paused;
+};
+
+static void relay_free(struct relay *r)
+{
+	rpc_outq_free(&r->out);
+	free(r);
+}
+
+static void relay_pump(struct relay *r)
+{
+	if (rpc_outq_pump(r->req, &r->out) != 0) {
+		if (r->call)
+			rpc_call_cancel(r->call); /* relay_end finishes */
+		return;
+	}
+	if (r->paused && r->call && rpc_outq_pending(&r->out) < MAX_RELAY_QUEUED / 2) {
+		r->paused = 0;
+		rpc_call_resume(r->call);
+	}
+}
+
+static void relay_data(struct rpc_call *call, const uint8_t *data, size_t len)
+{
+	struct relay *r = call->data;
+
+	rpc_outq_raw(&r->out, data, len);
+	if (!r->paused && rpc_outq_pending(&r->out) > MAX_RELAY_QUEUED) {
+		r->paused = 1;
+		rpc_call_pause(call);
+	}
+	relay_pump(r);
+}
+
+static void relay_end(struct rpc_call *call, int status, const char *msg, const uint8_t *body,
+		      size_t len)
+{
+	struct relay *r = call->data;
+
+	(void) body;
+	(void) len;
+	r->call = NULL;
+	r->req->data = NULL;
+	rpc_outq_pump(r->req, &r->out); /* what credit allows; the rest is lost */
+	rpc_stream_end(r->req, status, msg);
+	relay_free(r);
+}
+
+static void relay_writable(struct rpc_req *req)
+{
+	if (req->data)
+		relay_pump(req->data);
+}
+
+static void relay_cancel(struct rpc_req *req)
+{
+	struct relay *r = req->data;
+
+	if (r && r->call)
+		rpc_call_cancel(r->call);
+}
+
+void mgr_m_logs_proxy(struct rpc_req *req, const uint8_t *body, size_t len)
+{
+	struct mconn *mc = mgr_conn_of(req);
+	Shoal__LogsRequest *lr;
+	struct rpc_peer *node;
+	struct relay *r;
+	int rv;
+
+	if (!mc || mc->peer.cert.role != SEC_ROLE_MANAGER) {
+		rpc_stream_end(req, -EPERM, "only managers may read logs");
+		return;
+	}
+	lr = shoal__logs_request__unpack(NULL, len, body);
+	if (!lr) {
+		rpc_stream_end(req, -SHOAL_EPROTO, "malformed logs request");
+		return;
+	}
+	node = mgr_node_peer(mc->m, lr->node_id);
+	if (!node) {
+		rpc_stream_end(req, -SHOAL_ECLOSED, "the node holding the task is not connected");
+		shoal__logs_request__free_unpacked(lr, NULL);
+		return;
+	}
+	shoal__logs_request__free_unpacked(lr, NULL);
+	r = xcalloc(1, sizeof(*r));
+	r->req = req;
+	req->data = r;
+	req->on_writable = relay_writable;
+	req->on_cancel = relay_cancel;
+	rv = rpc_stream_open(node, "agent.logs", body, len, relay_data, relay_end, r, &r->call);
+	if (rv) {
+		req->data = NULL;
+		rpc_stream_end(req, rv, "cannot reach the node");
+		relay_free(r);
+	}
+}
