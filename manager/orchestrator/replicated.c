@@ -179,7 +179,8 @@ static int by_slot_then_age(const void *a, const void *b)
 
 static void group_slots(struct svc_pass *x)
 {
-	qsort(x->ts, x->nt, sizeof(*x->ts), by_slot_then_age);
+	if (x->nt)
+		qsort(x->ts, x->nt, sizeof(*x->ts), by_slot_then_age);
 	x->slots = xcalloc(x->nt ? x->nt : 1, sizeof(*x->slots));
 	for (size_t i = 0; i < x->nt; i++) {
 		if (!x->ns || x->slots[x->ns - 1].slot != x->ts[i].t->slot) {

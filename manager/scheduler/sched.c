@@ -114,7 +114,8 @@ static int count_service_task(const void *obj, void *arg)
 static void load_nodes(struct pass *x)
 {
 	store_foreach_node(x->st, add_node, x);
-	qsort(x->nodes, x->nn, sizeof(*x->nodes), by_node_id);
+	if (x->nn)
+		qsort(x->nodes, x->nn, sizeof(*x->nodes), by_node_id);
 	for (size_t i = 0; i < x->nn; i++)
 		store_tasks_by_node(x->st, x->nodes[i].n->meta->id, count_task, &x->nodes[i]);
 }
@@ -264,7 +265,8 @@ static void on_pass(struct orch_pump *p, struct orch_batch *b, int full)
 		x.tasks[x.nt++] = t;
 	}
 	/* Placing a service's tasks together spreads them; slot order keeps it predictable. */
-	qsort(x.tasks, x.nt, sizeof(*x.tasks), by_service);
+	if (x.nt)
+		qsort(x.tasks, x.nt, sizeof(*x.tasks), by_service);
 	load_nodes(&x);
 	for (size_t i = 0; i < x.nt; i++) {
 		if (orch_batch_full(b)) {
