@@ -229,9 +229,15 @@ static void on_leadership(struct rnode *r, int is_leader)
 	if (is_leader) {
 		create_cluster(m);
 		disp_start(&m->disp, m->loop, m->store, proposer_of(m));
+		orch_start(&m->orch, m->loop, m->store, proposer_of(m));
+		alloc_start(&m->alloc, m->loop, m->store, proposer_of(m));
+		sched_start(&m->sched, m->loop, m->store, proposer_of(m));
 		refresh_managers(m);
 	} else {
 		disp_stop(&m->disp, NULL, NULL);
+		orch_stop(&m->orch, NULL, NULL);
+		alloc_stop(&m->alloc, NULL, NULL);
+		sched_stop(&m->sched, NULL, NULL);
 	}
 }
 
@@ -399,6 +405,7 @@ static void raft_closed(struct rnode *r)
 	mgr_close_step(r->data);
 }
 
+/* A leader component (dispatcher, orchestrator, allocator, scheduler) closed. */
 static void disp_stopped(void *arg)
 {
 	mgr_close_step(arg);
@@ -554,6 +561,10 @@ void mgr_stop(struct mgr *m, void (*cb)(void *arg), void *arg)
 	}
 	m->pending_close++;
 	disp_stop(&m->disp, disp_stopped, m);
+	m->pending_close += 3;
+	orch_stop(&m->orch, disp_stopped, m);
+	alloc_stop(&m->alloc, disp_stopped, m);
+	sched_stop(&m->sched, disp_stopped, m);
 	m->pending_close++;
 	uv_close((uv_handle_t *) &m->timer, handle_closed);
 	m->leader = 0;

@@ -13,8 +13,11 @@
 #include "common/id.h"
 #include "common/rpc.h"
 #include "daemon/mgr.h"
+#include "manager/allocator/alloc.h"
 #include "manager/dispatcher/disp.h"
+#include "manager/orchestrator/orch.h"
 #include "manager/raftnode/raftnode.h"
+#include "manager/scheduler/sched.h"
 
 struct mgr {
 	uv_loop_t *loop;
@@ -27,6 +30,9 @@ struct mgr {
 	int raft_open;
 	struct ctl ctl;
 	struct disp disp;
+	struct orch orch; /* leader only, like disp */
+	struct alloc alloc;
+	struct sched sched;
 	struct wire_listener listener;
 	int listening;
 	int leader;

@@ -1,0 +1,92 @@
+/* orchestrator: turns replicated services into tasks, on the leader.
+ *
+ * Two leader components share one struct orch, each a pump (pump.h) with its own proposal in
+ * flight:
+ *   - the replicated orchestrator with its restart supervisor (replicated.c, restart.c) watches
+ *     services, tasks and nodes. Per replicated service it keeps one runnable task in each slot
+ *     1..replicas (creating tasks in the lowest free slots, setting desired state REMOVE on the
+ *     surplus when scaled down), restarts tasks that stopped or whose node is down, drained or
+ *     gone (old task -> desired SHUTDOWN, replacement in the same slot, per the restart policy:
+ *     condition, delay, max attempts within a window), and sets desired state REMOVE on every
+ *     task of a deleted service. Global services and jobs are left alone.
+ *   - the task reaper (reaper.c) watches tasks, services and the cluster, and deletes dead tasks
+ *     beyond the cluster's task history limit per slot, tasks with desired state REMOVE once
+ *     they stopped (or never got a node), and stopped tasks of deleted services.
+ *
+ * Every write goes through the proposer in batches; nothing here calls Raft. Restart history
+ * (for max attempts) lives in memory: a new leader starts it afresh, as swarmkit does. */
+#ifndef SHOAL_MANAGER_ORCHESTRATOR_ORCH_H
+#define SHOAL_MANAGER_ORCHESTRATOR_ORCH_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/map.h"
+#include "manager/controlapi/ctl.h"
+#include "manager/orchestrator/batch.h"
+#include "manager/orchestrator/pump.h"
+#include "manager/store/store.h"
+
+/* Docker's defaults (swarmkit). */
+#define ORCH_DEFAULT_RESTART_DELAY_NS (5LL * 1000000000LL)
+#define ORCH_DEFAULT_HISTORY_LIMIT    5
+/* How long a delayed replacement waits for the task it replaces to stop (swarmkit: 1 min). */
+#define ORCH_OLD_TASK_TIMEOUT_NS (60LL * 1000000000LL)
+
+struct orch_restart_rec; /* restart.c */
+
+struct orch {
+	struct orch_pump pump;		  /* replicated orchestrator + restart supervisor */
+	struct orch_pump reaper;	  /* task reaper */
+	struct orch_idset dirty;	  /* service ids to reconcile */
+	struct orch_idset waiting;	  /* services holding a delayed replacement */
+	struct orch_idset reap_dirty;	  /* service ids whose history to trim */
+	struct map history;		  /* restart history, hash(service, slot) -> records */
+	struct orch_restart_rec *pending; /* restarts in the batch in flight */
+	int running;
+	int stopping; /* pumps still closing */
+	void (*stop_cb)(void *arg);
+	void *stop_arg;
+};
+
+/* Starts both components on `loop` (the daemon calls it when this manager becomes leader,
+ * after the Raft barrier): each first looks at the whole store, then follows its changes.
+ * `o` is caller-allocated, zeroed or stopped; the store and the proposer's context must
+ * outlive orch_stop's callback. Returns 0. */
+int orch_start(struct orch *o, uv_loop_t *loop, struct store *store, struct ctl_proposer p);
+
+/* Stops both (leadership lost or shutdown) and frees their memory; `cb(arg)` runs once their
+ * handles are closed (cb may be NULL). A proposal in flight completes into nothing. Safe on a
+ * struct orch never started or already stopped (cb runs at once). */
+void orch_stop(struct orch *o, void (*cb)(void *arg), void *arg);
+
+/* Proposals made so far by the orchestrator and by the reaper (tests, logs). */
+uint64_t orch_proposals(const struct orch *o);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Shared by the files of this module (not for other modules). */
+
+/* The pump operations of each component. */
+extern const struct orch_pump_ops orch_replicated_ops;
+extern const struct orch_pump_ops orch_reaper_ops;
+
+/* 1 if `t` is on a node that cannot run it: assigned to a node that is gone, down or drained. */
+int orch_node_invalid(const struct store *s, const Shoal__Task *t);
+
+/* Restart supervisor (restart.c). */
+
+/* The restart delay of a task's policy, in ns (default 5 s when unset). */
+int64_t orch_restart_delay_ns(const Shoal__Task *t);
+/* 1 if the restart policy (condition, max attempts within window, per the in-memory history
+ * of the slot) lets `t`'s slot get a replacement after `t` stopped. */
+int orch_should_restart(struct orch *o, const Shoal__Task *t, int64_t now_ns);
+/* Notes that the batch being built restarts (service, slot) with a task of `spec_version`;
+ * recorded in the history once the batch is applied (orch_restart_commit). */
+void orch_restart_note(struct orch *o, const char *service_id, uint64_t slot, uint64_t spec_version,
+		       int64_t window_ns, int64_t now_ns);
+/* Applies (ok = 1) or drops (ok = 0) the noted restarts. */
+void orch_restart_commit(struct orch *o, int ok);
+/* Frees the whole history. */
+void orch_restart_clear(struct orch *o);
+
+#endif
