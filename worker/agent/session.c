@@ -298,7 +298,7 @@ static void handshake_done(struct wire_conn *c, int status, const char *why,
 		schedule_reconnect(s);
 		return;
 	}
-	s->peer = rpc_peer_new(c, NULL, 0, peer_closed, s);
+	s->peer = rpc_peer_new(c, s->cfg.methods, s->cfg.n_methods, peer_closed, s);
 	send_register(s);
 }
 
@@ -470,4 +470,11 @@ void agent_session_reconnect(struct agent_session *s, uint64_t raft_id)
 	s->backoff_ms = 0;
 	if (s->peer)
 		rpc_peer_close(s->peer, 0); /* peer_closed schedules the reconnect */
+}
+
+void *agent_session_arg_of(const struct rpc_req *req)
+{
+	const struct agent_session *s = req->peer ? req->peer->data : NULL;
+
+	return s ? s->cfg.arg : NULL;
 }

@@ -44,6 +44,9 @@ struct agent_session_config {
 	agent_managers_cb on_managers;
 	agent_role_cb on_role;
 	agent_assignments_cb on_assignments; /* optional */
+	/* methods the managers may call on this node (borrowed, may be NULL) */
+	const struct rpc_method *methods;
+	size_t n_methods;
 	void *arg;
 };
 
@@ -68,6 +71,10 @@ void agent_session_reconnect(struct agent_session *s, uint64_t raft_id);
  * Returns 0 (then `cb` runs once) or -SHOAL_ECLOSED when not connected. */
 int agent_session_report(struct agent_session *s, Shoal__UpdateTaskStatusRequest *r,
 			 uint64_t timeout_ms, rpc_reply_cb cb, void *data);
+
+/* In a handler of cfg.methods: the session's cfg.arg (NULL once the
+ * connection is gone). */
+void *agent_session_arg_of(const struct rpc_req *req);
 
 /* 1 while registered with a dispatcher. */
 int agent_session_connected(const struct agent_session *s);
