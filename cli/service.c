@@ -504,7 +504,8 @@ static int service_scale(struct cli_ctx *ctx, int argc, char **argv)
 					  argv[i], ctx->path, ctx->path, ctx->cmd->short_help);
 	}
 	for (int i = 0; i < argc; i++) {
-		char *eq = strchr(argv[i], '='), *end;
+		CLI_AUTO_FREE char *arg = xstrdup(argv[i]);
+		char *eq = strchr(arg, '='), *end;
 		unsigned long long n;
 
 		*eq = '\0';
@@ -519,15 +520,15 @@ static int service_scale(struct cli_ctx *ctx, int argc, char **argv)
 				eq + 1, eq + 1,
 				errno ? "value out of range" : "invalid syntax") < 0)
 				abort();
-			join_err(&errs, argv[i], m);
+			join_err(&errs, arg, m);
 			continue;
 		}
-		if (scale_one(ctx, argv[i], n)) {
-			join_err(&errs, argv[i], cli_error_msg(ctx));
+		if (scale_one(ctx, arg, n)) {
+			join_err(&errs, arg, cli_error_msg(ctx));
 			continue;
 		}
-		fprintf(ctx->out, "%s scaled to %llu\n", argv[i], n);
-		cli_strv_push(&done, argv[i]);
+		fprintf(ctx->out, "%s scaled to %llu\n", arg, n);
+		cli_strv_push(&done, arg);
 	}
 	fflush(ctx->out);
 	for (size_t i = 0; !detach && i < done.n; i++)

@@ -63,9 +63,11 @@ static const char *name_of(struct logs *l, const char *prefix, const char *id, c
 /* The "svc.1.abcdef123456@node1" prefix (padded), cached per details. */
 static int prefix_for(struct logs *l, json_t *d, const char *key, const char **out)
 {
-	const char *node = cli_json_str(d, "com.docker.swarm.node.id");
-	const char *svc = cli_json_str(d, "com.docker.swarm.service.id");
-	const char *task = cli_json_str(d, "com.docker.swarm.task.id");
+	/* Keys hold dots: plain lookups, not cli_json_path. */
+	const char *node = json_string_value(json_object_get(d, "com.docker.swarm.node.id")) ?: "";
+	const char *svc =
+	    json_string_value(json_object_get(d, "com.docker.swarm.service.id")) ?: "";
+	const char *task = json_string_value(json_object_get(d, "com.docker.swarm.task.id")) ?: "";
 	CLI_AUTO_JSON json_t *t = NULL;
 	CLI_AUTO_FREE char *tp = NULL;
 	char node_name[256], svc_name[256], s[700], id[13];
@@ -161,7 +163,8 @@ static int write_line(struct logs *l, FILE *f, const char *p, size_t n)
 		}
 		qsort(keys, nk, sizeof(*keys), cmp_str);
 		for (size_t i = 0; i < nk; i++)
-			fprintf(f, "%s%s=%s", i ? "," : "", keys[i], cli_json_str(d, keys[i]));
+			fprintf(f, "%s%s=%s", i ? "," : "", keys[i],
+				json_string_value(json_object_get(d, keys[i])));
 		fputc(' ', f);
 		free(keys);
 	}
