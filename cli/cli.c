@@ -129,7 +129,7 @@ static const struct cli_cmd root_cmds[] = {
     {"network", cli_not_implemented, "network COMMAND", NULL, "Manage networks", NULL},
     {"node", NULL, "node COMMAND", cli_node_cmds, "Manage Swarm nodes", NULL},
     {"secret", NULL, "secret COMMAND", cli_secret_cmds, "Manage Swarm secrets", NULL},
-    {"service", cli_not_implemented, "service COMMAND", NULL, "Manage Swarm services", NULL},
+    {"service", NULL, "service COMMAND", cli_service_cmds, "Manage Swarm services", NULL},
     {"stack", cli_not_implemented, "stack COMMAND", NULL, "Manage Swarm stacks", NULL},
     {"swarm", NULL, "swarm COMMAND", cli_swarm_cmds, "Manage Swarm", NULL},
     {"version", cli_version_cmd, "version [OPTIONS]", NULL, "Show the shoal version information",

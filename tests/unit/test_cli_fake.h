@@ -37,8 +37,11 @@ struct fake_route {
 	char path[256]; /* e.g. "/v1.41/nodes" */
 	int status;
 	char content_type[64];
-	char *body;  /* owned */
-	int chunked; /* Transfer-Encoding: chunked, 5-byte chunks */
+	char *body;	 /* owned */
+	int chunked;	 /* Transfer-Encoding: chunked, 5-byte chunks */
+	size_t body_len; /* bytes of body (binary bodies may hold NULs) */
+	char *seq[16];	 /* scripted bodies: request i gets seq[min(i, nseq-1)] */
+	size_t nseq, pos;
 };
 
 struct fake_req {
@@ -62,6 +65,7 @@ struct fake_server {
 	size_t nroutes;
 	struct fake_req reqs[FAKE_MAX_REQS];
 	size_t nreqs;
+	size_t dropped; /* requests answered but not recorded */
 };
 
 struct cli_run {
@@ -92,6 +96,15 @@ FAKE_FN char *fake_fixture(const char *name)
 	return s;
 }
 
+FAKE_FN struct fake_route *fake_route_get(struct fake_server *s, const char *method,
+					  const char *path)
+{
+	for (size_t i = 0; i < s->nroutes; i++)
+		if (!strcmp(s->routes[i].method, method) && !strcmp(s->routes[i].path, path))
+			return &s->routes[i];
+	return NULL;
+}
+
 /* Adds (or replaces) the reply for METHOD PATH (PATH without the query). */
 FAKE_FN void fake_route(struct fake_server *s, const char *method, const char *path, int status,
 			const char *body)
@@ -114,16 +127,43 @@ FAKE_FN void fake_route(struct fake_server *s, const char *method, const char *p
 	snprintf(r->content_type, sizeof(r->content_type), "application/json");
 	r->status = status;
 	r->body = strdup(body ? body : "");
+	r->body_len = strlen(r->body);
 	pthread_mutex_unlock(&s->mu);
 }
 
-FAKE_FN struct fake_route *fake_route_get(struct fake_server *s, const char *method,
-					  const char *path)
+/* A route whose successive requests get bodies[0], bodies[1], ... (the last
+ * one repeats). */
+FAKE_FN void fake_route_seq(struct fake_server *s, const char *method, const char *path, int status,
+			    size_t n, const char *const *bodies)
 {
-	for (size_t i = 0; i < s->nroutes; i++)
-		if (!strcmp(s->routes[i].method, method) && !strcmp(s->routes[i].path, path))
-			return &s->routes[i];
-	return NULL;
+	struct fake_route *r;
+
+	cr_assert(n > 0 && n <= 16);
+	fake_route(s, method, path, status, bodies[0]);
+	pthread_mutex_lock(&s->mu);
+	r = fake_route_get(s, method, path);
+	for (size_t i = 0; i < n; i++)
+		r->seq[i] = strdup(bodies[i]);
+	r->nseq = n;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* A route with a binary body of `len` bytes. */
+FAKE_FN void fake_route_bin(struct fake_server *s, const char *method, const char *path, int status,
+			    const void *body, size_t len, int chunked)
+{
+	struct fake_route *r;
+
+	fake_route(s, method, path, status, "");
+	pthread_mutex_lock(&s->mu);
+	r = fake_route_get(s, method, path);
+	free(r->body);
+	r->body = malloc(len + 1);
+	memcpy(r->body, body, len);
+	r->body[len] = '\0';
+	r->body_len = len;
+	r->chunked = chunked;
+	pthread_mutex_unlock(&s->mu);
 }
 
 static const char *fake_status_text(int status)
@@ -184,11 +224,15 @@ static void fake_serve_one(struct fake_server *s, int fd)
 	if (!end)
 		return;
 	pthread_mutex_lock(&s->mu);
+	/* Past the record limit requests are still answered, into a scratch
+	 * slot (polling commands make many). */
 	if (s->nreqs >= FAKE_MAX_REQS) {
-		pthread_mutex_unlock(&s->mu);
-		return;
+		free(s->reqs[FAKE_MAX_REQS - 1].body);
+		rq = &s->reqs[FAKE_MAX_REQS - 1];
+		s->dropped++;
+	} else {
+		rq = &s->reqs[s->nreqs++];
 	}
-	rq = &s->reqs[s->nreqs++];
 	memset(rq, 0, sizeof(*rq));
 	sscanf(head, "%15s %2047s", rq->method, rq->target);
 	snprintf(rq->headers, sizeof(rq->headers), "%.*s", (int) (end + 4 - head), head);
@@ -225,6 +269,12 @@ static void fake_serve_one(struct fake_server *s, int fd)
 		}
 	}
 	r = fake_route_get(s, rq->method, rq->path);
+	if (r && r->nseq) {
+		free(r->body);
+		r->body = strdup(r->seq[r->pos < r->nseq ? r->pos : r->nseq - 1]);
+		r->body_len = strlen(r->body);
+		r->pos++;
+	}
 	if (!r) {
 		body = "{\"message\":\"page not found\"}";
 		snprintf(hdr, sizeof(hdr),
@@ -234,7 +284,7 @@ static void fake_serve_one(struct fake_server *s, int fd)
 		fake_write(fd, hdr, strlen(hdr));
 		fake_write(fd, body, strlen(body));
 	} else if (r->chunked) {
-		size_t bl = strlen(r->body);
+		size_t bl = r->body_len;
 
 		snprintf(hdr, sizeof(hdr),
 			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n\r\n",
@@ -254,9 +304,9 @@ static void fake_serve_one(struct fake_server *s, int fd)
 			 "HTTP/1.1 %d %s\r\nApi-Version: 1.41\r\n%s%s%sContent-Length: %zu\r\n\r\n",
 			 r->status, fake_status_text(r->status),
 			 r->content_type[0] ? "Content-Type: " : "", r->content_type,
-			 r->content_type[0] ? "\r\n" : "", strlen(r->body));
+			 r->content_type[0] ? "\r\n" : "", r->body_len);
 		fake_write(fd, hdr, strlen(hdr));
-		fake_write(fd, r->body, strlen(r->body));
+		fake_write(fd, r->body, r->body_len);
 	}
 	pthread_mutex_unlock(&s->mu);
 }
@@ -338,8 +388,11 @@ FAKE_FN void fake_stop(struct fake_server *s)
 		unlink(path);
 		rmdir(s->dir);
 	}
-	for (size_t i = 0; i < s->nroutes; i++)
+	for (size_t i = 0; i < s->nroutes; i++) {
 		free(s->routes[i].body);
+		for (size_t j = 0; j < s->routes[i].nseq; j++)
+			free(s->routes[i].seq[j]);
+	}
 	for (size_t i = 0; i < s->nreqs; i++)
 		free(s->reqs[i].body);
 	pthread_mutex_destroy(&s->mu);
@@ -349,7 +402,7 @@ FAKE_FN void fake_stop(struct fake_server *s)
  * (NULL for an empty stdin). */
 FAKE_FN void run_cli_host(const char *host, struct cli_run *r, const char *in, va_list ap)
 {
-	char *argv[64];
+	char *argv[160];
 	int argc = 0;
 	size_t olen = 0, elen = 0;
 	FILE *out, *err, *fin;
@@ -361,7 +414,7 @@ FAKE_FN void run_cli_host(const char *host, struct cli_run *r, const char *in, v
 		argv[argc++] = "-H";
 		argv[argc++] = (char *) host;
 	}
-	while ((a = va_arg(ap, const char *)) && argc < 63)
+	while ((a = va_arg(ap, const char *)) && argc < 159)
 		argv[argc++] = (char *) a;
 	argv[argc] = NULL;
 	out = open_memstream(&r->out, &olen);

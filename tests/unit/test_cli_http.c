@@ -364,8 +364,8 @@ Test(cli_http, root_usage_and_unknown_commands)
 	cr_expect(strstr(r.out, "Usage:  shoal [OPTIONS] COMMAND\n"), "got: %s", r.out);
 	run_free(&r);
 
-	run_cli(NULL, &r, NULL, "service", "ls", NULL);
+	run_cli(NULL, &r, NULL, "stack", "ls", NULL);
 	cr_expect_eq(r.status, 1);
-	cr_expect_str_eq(r.err, "\"shoal service ls\" is not implemented yet\n");
+	cr_expect_str_eq(r.err, "\"shoal stack ls\" is not implemented yet\n");
 	run_free(&r);
 }
