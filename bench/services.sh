@@ -34,7 +34,7 @@ bench_cleanup_containers() {
       runc --root "$root" delete -f "$id" >/dev/null 2>&1 || true
     done
   done
-  grep -F " $BN_WORK/" /proc/self/mountinfo | awk '{print $5}' | sort -r |
+  { grep -F " $BN_WORK/" /proc/self/mountinfo || true; } | awk '{print $5}' | sort -r |
     while read -r m; do umount -l "$m" 2>/dev/null || true; done
 }
 trap 'bench_cleanup_containers; bn_cleanup' EXIT

@@ -45,7 +45,7 @@ down() {
       runc --root "$exec_root/runtime" delete -f "$id" >/dev/null 2>&1 || true
     done
   fi
-  grep -F " $exec_root/" /proc/self/mountinfo | awk '{print $5}' | sort -r |
+  { grep -F " $exec_root/" /proc/self/mountinfo || true; } | awk '{print $5}' | sort -r |
     while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$data" "$exec_root"
   echo "up.sh: stopped and cleaned up"

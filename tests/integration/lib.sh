@@ -74,13 +74,13 @@ it_cleanup() {
   # (their shims exit with them), then whatever is still mounted below.
   if [ -n "$IT_WORK" ] && command -v runc >/dev/null; then
     for i in $(seq 1 "$IT_HOSTS"); do
-      for id in $(runc --root "$IT_WORK/h$i/run/runtime" list -q 2>/dev/null); do
+      for id in $(runc --root "$IT_WORK/h$i/run/runtime" list -q 2>/dev/null || true); do
         runc --root "$IT_WORK/h$i/run/runtime" delete -f "$id" >/dev/null 2>&1 || true
       done
     done
   fi
   if [ -n "$IT_WORK" ]; then
-    grep -F " $IT_WORK/" /proc/self/mountinfo | awk '{print $5}' | sort -r |
+    { grep -F " $IT_WORK/" /proc/self/mountinfo || true; } | awk '{print $5}' | sort -r |
       while read -r m; do umount -l "$m" 2>/dev/null || true; done
   fi
   for i in $(seq 1 "$IT_HOSTS"); do ip netns del "${IT_TAG}h$i" 2>/dev/null || true; done
