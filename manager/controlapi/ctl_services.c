@@ -335,6 +335,21 @@ static int rollback_swap(Shoal__Service *next, char *msg, size_t msglen)
 	return 0;
 }
 
+/* Keeps the stored registry credentials when the new spec has none, as
+ * moby does (they never leave the managers, so clients cannot post them
+ * back). */
+static void keep_pull_options(Shoal__ServiceUpdateRequest *req, const Shoal__Service *cur)
+{
+	const Shoal__ServiceSpec *from =
+	    strcmp(req->registry_auth_from, "previous-spec") == 0 ? cur->previous_spec : cur->spec;
+	Shoal__ContainerSpec *c = req->spec->task ? req->spec->task->container : NULL;
+
+	if (!c || c->pull_options || !from || !from->task || !from->task->container ||
+	    !from->task->container->pull_options)
+		return;
+	c->pull_options = store_dup(&from->task->container->pull_options->base);
+}
+
 void ctl_service_update(struct ctl *c, const uint8_t *body, size_t len, ctl_reply_fn cb, void *arg)
 {
 	Shoal__ServiceUpdateRequest *req = shoal__service_update_request__unpack(NULL, len, body);
@@ -377,6 +392,7 @@ void ctl_service_update(struct ctl *c, const uint8_t *body, size_t len, ctl_repl
 			ctl_reply_err(cb, arg, -EINVAL, "service mode change is not allowed");
 			goto out;
 		}
+		keep_pull_options(req, cur);
 		if (!spec_equal(req->spec, cur->spec)) {
 			/* The spec really changed: keep the old one for rollback
 			 * and give tasks a new version to compare against. */
