@@ -252,11 +252,13 @@ static json_t *resources_json(const Shoal__Resources *r, int limits)
 		for (size_t i = 0; i < r->n_generic_resources; i++) {
 			const Shoal__GenericResource *g = r->generic_resources[i];
 			json_t *x = json_object(), *y = json_object();
-			if (g->named_resource_spec) {
+			if (g->resource_case ==
+			    SHOAL__GENERIC_RESOURCE__RESOURCE_NAMED_RESOURCE_SPEC) {
 				put_str(y, "Kind", g->named_resource_spec->kind);
 				put_str(y, "Value", g->named_resource_spec->value);
 				json_object_set_new(x, "NamedResourceSpec", y);
-			} else if (g->discrete_resource_spec) {
+			} else if (g->resource_case ==
+				   SHOAL__GENERIC_RESOURCE__RESOURCE_DISCRETE_RESOURCE_SPEC) {
 				put_str(y, "Kind", g->discrete_resource_spec->kind);
 				put_int(y, "Value", g->discrete_resource_spec->value);
 				json_object_set_new(x, "DiscreteResourceSpec", y);

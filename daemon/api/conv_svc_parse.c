@@ -101,6 +101,15 @@ static int g_u32(json_t *o, const char *w, const char *k, uint32_t *dst, char *e
 	return rv;
 }
 
+static int g_port(json_t *o, const char *w, const char *k, uint32_t *dst, char *err, size_t errlen)
+{
+	uint64_t v = *dst;
+	int rv = g_uint(o, w, k, 65535, &v, E);
+
+	*dst = (uint32_t) v;
+	return rv;
+}
+
 static int g_obj(json_t *o, const char *w, const char *k, json_t **dst, char *err, size_t errlen)
 {
 	*dst = NULL;
@@ -446,8 +455,8 @@ static int e_port(json_t *j, const char *w, void *msg, char *err, size_t errlen)
 
 	if (g_str(j, w, "Name", &p->name, E) ||
 	    g_enum(j, w, "Protocol", conv_protocols, "protocol", &proto, E) ||
-	    g_u32(j, w, "TargetPort", &p->target_port, E) ||
-	    g_u32(j, w, "PublishedPort", &p->published_port, E) ||
+	    g_port(j, w, "TargetPort", &p->target_port, E) ||
+	    g_port(j, w, "PublishedPort", &p->published_port, E) ||
 	    g_enum(j, w, "PublishMode", conv_publish_modes, "PublishMode", &mode, E))
 		return -EINVAL;
 	p->protocol = proto;

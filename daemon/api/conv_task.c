@@ -135,12 +135,14 @@ json_t *conv_task_json(const Shoal__Task *t)
 		json_t *a = json_array();
 		for (size_t i = 0; i < t->n_assigned_generic_resources; i++) {
 			const Shoal__GenericResource *g = t->assigned_generic_resources[i];
-			if (g->named_resource_spec)
+			if (g->resource_case ==
+			    SHOAL__GENERIC_RESOURCE__RESOURCE_NAMED_RESOURCE_SPEC)
 				json_array_append_new(
 				    a, json_pack("{s:{s:s,s:s}}", "NamedResourceSpec", "Kind",
 						 g->named_resource_spec->kind, "Value",
 						 g->named_resource_spec->value));
-			else if (g->discrete_resource_spec)
+			else if (g->resource_case ==
+				 SHOAL__GENERIC_RESOURCE__RESOURCE_DISCRETE_RESOURCE_SPEC)
 				json_array_append_new(
 				    a, json_pack("{s:{s:s,s:I}}", "DiscreteResourceSpec", "Kind",
 						 g->discrete_resource_spec->kind, "Value",

@@ -226,7 +226,8 @@ Test(ctl_services, secrets_resolved_checked_and_in_use)
 {
 	char pw[ID_LEN + 1], key[ID_LEN + 1], sid[ID_LEN + 1];
 	struct spec x;
-	Shoal__SecretReference r1 = SHOAL__SECRET_REFERENCE__INIT, r2 = SHOAL__SECRET_REFERENCE__INIT;
+	Shoal__SecretReference r1 = SHOAL__SECRET_REFERENCE__INIT,
+			       r2 = SHOAL__SECRET_REFERENCE__INIT;
 	Shoal__SecretReference *refs[] = {&r1, &r2};
 	Shoal__FileTarget f1 = SHOAL__FILE_TARGET__INIT, f2 = SHOAL__FILE_TARGET__INIT;
 	Shoal__RefRequest rr = SHOAL__REF_REQUEST__INIT;
@@ -244,8 +245,9 @@ Test(ctl_services, secrets_resolved_checked_and_in_use)
 	r2.secret_name = "nope";
 	r2.file = &f2;
 	f2.name = "pw";
-	expect_refused(&x, -EINVAL, "secret references 'pw' and 'nope' have a conflicting target: "
-				    "'pw'");
+	expect_refused(&x, -EINVAL,
+		       "secret references 'pw' and 'nope' have a conflicting target: "
+		       "'pw'");
 	f2.name = "other";
 	expect_refused(&x, -EINVAL, "secret not found: nope");
 	r2.secret_name = "key";
@@ -315,7 +317,8 @@ Test(ctl_services, defaults_stored_and_name_conflict)
 	spec_init(&x, "WEB", "busybox", 3);
 	r = create(&x);
 	cr_expect_eq(r.status, -EEXIST);
-	cr_expect_str_eq(r.msg, "name conflicts with an existing object: service WEB already exists");
+	cr_expect_str_eq(r.msg,
+			 "name conflicts with an existing object: service WEB already exists");
 }
 
 static Shoal__Service *get(const char *ref, struct reply *r)
@@ -392,9 +395,9 @@ Test(ctl_services, update_versions_previous_spec_and_rollback)
 	cr_expect_str_eq(r.msg, "service nosuch not found");
 }
 
-static void add_task(const char *service_id, const char *svc_name, uint64_t slot,
-		     const char *node, Shoal__TaskState state, Shoal__TaskState desired,
-		     int same_spec, char id[ID_LEN + 1])
+static void add_task(const char *service_id, const char *svc_name, uint64_t slot, const char *node,
+		     Shoal__TaskState state, Shoal__TaskState desired, int same_spec,
+		     char id[ID_LEN + 1])
 {
 	const Shoal__Service *s = store_get_service(st, service_id);
 	Shoal__Task t = SHOAL__TASK__INIT;
