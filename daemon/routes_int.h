@@ -38,5 +38,7 @@ void node_route_filters_free(Shoal__ListRequest *lr);
 
 /* Secrets and configs (routes_blobs.c). */
 int node_routes_blobs_add(struct api_server *s, struct node *n);
+/* Services and tasks (routes_services.c). */
+int node_routes_services_add(struct api_server *s, struct node *n);
 
 #endif

@@ -485,6 +485,13 @@ static const struct {
     {"config.get", ctl_config_get},
     {"config.update", ctl_config_update},
     {"config.remove", ctl_config_remove},
+    {"service.create", ctl_service_create},
+    {"service.list", ctl_service_list},
+    {"service.get", ctl_service_get},
+    {"service.update", ctl_service_update},
+    {"service.remove", ctl_service_remove},
+    {"task.list", ctl_task_list},
+    {"task.get", ctl_task_get},
 };
 
 void ctl_call(struct ctl *c, const char *method, const uint8_t *body, size_t len, ctl_reply_fn cb,

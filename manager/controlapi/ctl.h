@@ -13,6 +13,14 @@
  *   node.get        RefRequest           -> Node
  *   node.update     NodeUpdateRequest    -> Empty
  *   node.remove     NodeRemoveRequest    -> Empty
+ *   secret.* / config.*: see ctl_blobs.c
+ *   service.create  ServiceSpec          -> CreateResponse
+ *   service.list    ServiceListRequest   -> ServiceListResponse
+ *   service.get     RefRequest           -> Service
+ *   service.update  ServiceUpdateRequest -> Empty
+ *   service.remove  RefRequest           -> Empty
+ *   task.list       ListRequest          -> TaskListResponse
+ *   task.get        RefRequest           -> Task
  * Errors carry Docker's messages: -ENOENT "node x not found", -SHOAL_EVERSION
  * "update out of sequence", -EINVAL for bad input, -EPERM for refusals
  * ("FailedPrecondition" in Docker's words). */
@@ -23,6 +31,7 @@
 #include <stdint.h>
 
 #include "manager/store/store.h"
+#include "proto/control.pb-c.h"
 #include "proto/store.pb-c.h"
 
 /* Outcome of a proposal: status < 0 when it was not (or may not have been)
@@ -73,6 +82,51 @@ void ctl_batch_add(struct ctl_batch *cb, Shoal__StoreAction__Kind kind,
  * 500, election tick 10, heartbeat tick 1, dispatcher heartbeat 5 s,
  * certificate expiry 90 days. Sub-messages must exist. */
 void ctl_cluster_spec_defaults(Shoal__ClusterSpec *s);
+
+/* Fills Docker's defaults into the sections of a service spec a client
+ * left out, as `docker service inspect` shows them: mode replicated with 1
+ * replica, replicated-job max concurrent 1 and total completions = max
+ * concurrent, stop grace period 10 s, empty DNS config, resources and
+ * placement, restart policy any with a 5 s delay (also the delay alone
+ * when absent), update and rollback configs parallelism 1, pause, monitor
+ * 5 s (also the monitor alone when 0), stop-first, endpoint mode vip.
+ * Sub-messages it adds are malloc'd: the spec stays freeable with
+ * shoal__service_spec__free_unpacked. */
+void ctl_service_spec_defaults(Shoal__ServiceSpec *s);
+
+/* Validates a service spec as swarmkit does, with its messages (name,
+ * mode, runtime, image, mounts, health check, resources, restart and
+ * update values, constraints, endpoint ports, secret/config references
+ * and their targets, networks). Resolves references in place: a secret or
+ * config named without id gets its id (and an id its name); a network
+ * named by name or prefix gets its id. Returns 0, -EINVAL, or -ENOENT (a
+ * missing network), with the message in msg. */
+int ctl_service_spec_validate(const struct store *st, Shoal__ServiceSpec *s, char *msg,
+			      size_t msglen);
+
+/* Docker's service name rule ^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$ (the 63
+ * character limit is checked apart). */
+int ctl_service_name_valid(const char *name);
+
+/* The task counts Docker reports as ServiceStatus: running = state and
+ * desired state running; desired = replicas, eligible nodes (not down,
+ * not drained) for global modes, min(max concurrent, completions left) for
+ * replicated jobs; completed = tasks in state complete. */
+void ctl_service_status(const struct store *st, const Shoal__Service *s, Shoal__ServiceStatus *out);
+
+/* 1 when a task needs no replacing for its service's current spec: same
+ * spec_version, or a task spec packing to the same bytes (the docker CLI's
+ * `_up-to-date` filter). 0 when the service is gone. */
+int ctl_task_up_to_date(const struct store *st, const Shoal__Task *t);
+
+/* Docker's lower-case task state names ("running") and back
+ * (case-insensitive; -EINVAL for an unknown name). */
+const char *ctl_task_state_name(Shoal__TaskState s);
+int ctl_task_state_parse(const char *name, Shoal__TaskState *out);
+
+/* Docker's task name: annotations.name when set, else service.slot.id, or
+ * service.nodeid.id for slot 0 (global). */
+void ctl_task_name(const Shoal__Task *t, char *out, size_t cap);
 
 /* The number of managers in the store (role manager). */
 size_t ctl_manager_count(const struct store *s);

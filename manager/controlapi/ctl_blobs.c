@@ -330,9 +330,8 @@ static void blob_remove(struct ctl *c, const struct blob_kind *k, const uint8_t 
 	users.id = o->meta->id;
 	store_foreach_service(c->store, find_users, &users);
 	if (users.n) {
-		ctl_reply_err(cb, arg, -EPERM,
-			      "rpc error: code = InvalidArgument desc = %s '%s' is in "
-			      "use by the following service%s: %s",
+		/* swarmkit's InvalidArgument (400), without the rpc wrapper. */
+		ctl_reply_err(cb, arg, -EINVAL, "%s '%s' is in use by the following service%s: %s",
 			      k->name, o->spec->annotations->name, users.n > 1 ? "s" : "",
 			      users.names);
 		goto out;

@@ -1,4 +1,4 @@
-/* controlapi internals shared by ctl.c and ctl_blobs.c. */
+/* controlapi internals shared by ctl.c, ctl_blobs.c, ctl_services.c and ctl_tasks.c. */
 #ifndef SHOAL_MANAGER_CONTROLAPI_CTL_INT_H
 #define SHOAL_MANAGER_CONTROLAPI_CTL_INT_H
 
@@ -33,5 +33,18 @@ void ctl_config_list(struct ctl *c, const uint8_t *b, size_t l, ctl_reply_fn cb,
 void ctl_config_get(struct ctl *c, const uint8_t *b, size_t l, ctl_reply_fn cb, void *a);
 void ctl_config_update(struct ctl *c, const uint8_t *b, size_t l, ctl_reply_fn cb, void *a);
 void ctl_config_remove(struct ctl *c, const uint8_t *b, size_t l, ctl_reply_fn cb, void *a);
+
+/* Services (ctl_services.c) and tasks (ctl_tasks.c). */
+void ctl_service_create(struct ctl *c, const uint8_t *b, size_t l, ctl_reply_fn cb, void *a);
+void ctl_service_list(struct ctl *c, const uint8_t *b, size_t l, ctl_reply_fn cb, void *a);
+void ctl_service_get(struct ctl *c, const uint8_t *b, size_t l, ctl_reply_fn cb, void *a);
+void ctl_service_update(struct ctl *c, const uint8_t *b, size_t l, ctl_reply_fn cb, void *a);
+void ctl_service_remove(struct ctl *c, const uint8_t *b, size_t l, ctl_reply_fn cb, void *a);
+void ctl_task_list(struct ctl *c, const uint8_t *b, size_t l, ctl_reply_fn cb, void *a);
+void ctl_task_get(struct ctl *c, const uint8_t *b, size_t l, ctl_reply_fn cb, void *a);
+/* Resolves a service reference, replying the error (404, or 400 when
+ * ambiguous) and returning NULL when it does not resolve. */
+const Shoal__Service *ctl_resolve_service(struct ctl *c, const char *ref, ctl_reply_fn cb,
+					  void *arg);
 
 #endif

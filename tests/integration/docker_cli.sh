@@ -50,6 +50,32 @@ rc=0; out=$(it_shoal 1 secret rm sh_pass nope 2>&1) || rc=$?
 [ "$rc" -eq 1 ] && echo "$out" | grep -qx sh_pass && echo "$out" | grep -q "^Error response from daemon: " \
   || it_fail "shoal secret rm sh_pass nope (rc $rc): $out"
 it_shoal 1 config rm sh.conf | grep -qx sh.conf || it_fail "shoal config rm"
+it_log "services and tasks"
+printf 'pw' | d1 secret create web_pw - >/dev/null || it_fail "docker secret create web_pw"
+d1 service create --detach --name web --replicas 2 --secret web_pw busybox sleep 1000 >/dev/null \
+  || it_fail "docker service create"
+d1 service ls --format '{{.Name}} {{.Mode}} {{.Replicas}} {{.Image}}' | grep -qx 'web replicated 0/2 busybox:latest' \
+  || it_fail "docker service ls: $(d1 service ls)"
+[ "$(d1 service inspect web --format '{{.Spec.Mode.Replicated.Replicas}} {{.Spec.TaskTemplate.RestartPolicy.Condition}} {{.Spec.UpdateConfig.Parallelism}}')" = "2 any 1" ] \
+  || it_fail "docker service inspect: $(d1 service inspect web)"
+out=$(d1 service create --detach --name web busybox 2>&1 || true)
+echo "$out" | grep -q "name conflicts with an existing object" || it_fail "duplicate service name: $out"
+out=$(d1 secret rm web_pw 2>&1 || true)
+echo "$out" | grep -q "secret 'web_pw' is in use by the following service: web" || it_fail "used secret removed: $out"
+d1 service update --detach --replicas 3 web >/dev/null || it_fail "docker service update --replicas 3"
+d1 service inspect web --format '{{.Spec.Mode.Replicated.Replicas}} {{.PreviousSpec.Mode.Replicated.Replicas}}' | grep -qx '3 2' \
+  || it_fail "replicas after update: $(d1 service inspect web --format '{{json .Spec.Mode}}')"
+d1 service scale --detach web=4 | grep -q "web scaled to 4" || it_fail "docker service scale"
+d1 service ls --format '{{.Replicas}}' | grep -qx '0/4' || it_fail "service ls after scale: $(d1 service ls)"
+# inspect round trip: post the spec docker read back unchanged (a new version, same spec).
+v=$(d1 service inspect web --format '{{.Version.Index}}')
+d1 service update --detach web >/dev/null || it_fail "docker service update (no change)"
+[ "$(d1 service inspect web --format '{{.Version.Index}}')" -gt "$v" ] || it_fail "no-op update not applied"
+d1 service inspect web --format '{{.Spec.Mode.Replicated.Replicas}}' | grep -qx 4 || it_fail "no-op update changed the spec"
+d1 service ps web >/dev/null || it_fail "docker service ps"
+d1 service rm web | grep -qx web || it_fail "docker service rm"
+[ -z "$(d1 service ls -q)" ] || it_fail "service left after rm"
+d1 secret rm web_pw >/dev/null || it_fail "secret still in use after service rm"
 d1 secret rm db_pass | grep -qx db_pass || it_fail "docker secret rm"
 d1 config rm web.conf >/dev/null || it_fail "docker config rm"
 [ -z "$(d1 secret ls -q)" ] || it_fail "secret left after rm"
