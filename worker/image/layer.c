@@ -60,8 +60,9 @@ static la_ssize_t src_read(struct archive *a, void *arg, const void **out)
 	s->total += n;
 	if (s->total > s->max) {
 		s->over = 1;
-		archive_set_error(a, EMSGSIZE, "uncompressed layer exceeds %llu bytes",
-				  (unsigned long long) s->max);
+		/* libarchive's formatter knows %ju, not %llu. */
+		archive_set_error(a, EMSGSIZE, "uncompressed layer exceeds %ju bytes",
+				  (uintmax_t) s->max);
 		return -1;
 	}
 	*out = b;
@@ -74,6 +75,7 @@ struct unpack {
 	char *err;
 	size_t errlen;
 	const char *name; /* current entry, for messages */
+	const struct src *src;
 };
 
 static int fail(struct unpack *u, int rv, const char *fmt, const char *detail)
@@ -252,7 +254,7 @@ static int write_file(struct unpack *u, struct archive *in, int dfd, const char 
 		}
 	}
 	if (r != ARCHIVE_EOF) {
-		rv = fail(u, r == ARCHIVE_FATAL ? -EINVAL : -EIO, "cannot read its data",
+		rv = fail(u, u->src->over ? -EMSGSIZE : -EINVAL, "cannot read its data",
 			  archive_error_string(in));
 		goto out;
 	}
@@ -374,7 +376,7 @@ static int unpack(struct img_store *s, const char *blob, const char *dir, char d
 	struct src src = {.max = s->lim.max_layer_bytes};
 	struct archive *in = archive_read_new();
 	struct archive_entry *e;
-	struct unpack u = {.s = s, .err = errmsg, .errlen = errlen};
+	struct unpack u = {.s = s, .err = errmsg, .errlen = errlen, .src = &src};
 	uint64_t count = 0;
 	int r, rv = 0;
 
