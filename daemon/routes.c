@@ -530,5 +530,7 @@ int node_routes_add(struct api_server *s, struct node *n)
 {
 	int rv = api_server_add_routes(s, routes, sizeof(routes) / sizeof(routes[0]), n);
 
-	return rv ? rv : node_routes_blobs_add(s, n);
+	if (rv == 0)
+		rv = node_routes_blobs_add(s, n);
+	return rv ? rv : node_routes_images_add(s, n);
 }
