@@ -104,6 +104,26 @@ int cli_api(struct cli_ctx *ctx, const char *method, const char *path, const cha
 	return rc;
 }
 
+int cli_api_raw(struct cli_ctx *ctx, const struct cli_http_req *req, struct buf *body)
+{
+	struct cli_http_resp resp;
+	int rc = cli_http_do(&ctx->http, req, &resp);
+
+	*body = (struct buf) BUF_INIT;
+	ctx->last_status = 0;
+	if (rc < 0)
+		return cli_errorf(ctx, rc, "%s", ctx->http.errmsg);
+	ctx->last_status = resp.status;
+	if (resp.status >= 400) {
+		rc = daemon_error(ctx, req, &resp);
+	} else {
+		*body = resp.body;
+		resp.body = (struct buf) BUF_INIT;
+	}
+	cli_http_resp_free(&resp);
+	return rc;
+}
+
 char *cli_api_path(const char *prefix, const char *id, const char *suffix)
 {
 	struct buf b = BUF_INIT;

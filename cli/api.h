@@ -45,6 +45,11 @@ static inline void cli_cleanup_strv(struct cli_strv *s)
 int cli_api(struct cli_ctx *ctx, const char *method, const char *path, const char *query,
 	    json_t *body, json_t **out);
 
+/* Performs `req` as is and hands back the raw reply body in *body (caller
+ * frees with buf_free; NUL-terminated). Status >= 400 becomes the daemon's
+ * error as for cli_api. */
+int cli_api_raw(struct cli_ctx *ctx, const struct cli_http_req *req, struct buf *body);
+
 /* Returns "<prefix><escaped id><suffix>", e.g. ("/nodes/", id, "/update").
  * Caller frees. */
 char *cli_api_path(const char *prefix, const char *id, const char *suffix);

@@ -124,7 +124,8 @@ int cli_not_implemented(struct cli_ctx *ctx, int argc, char **argv)
 
 static const struct cli_cmd root_cmds[] = {
     {"config", NULL, "config COMMAND", cli_config_cmds, "Manage Swarm configs", NULL},
-    {"image", cli_not_implemented, "image COMMAND", NULL, "Manage images", NULL},
+    {"image", NULL, "image COMMAND", cli_image_cmds, "Manage images", NULL},
+    {"images", cli_images_cmd, "images [OPTIONS] [REPOSITORY[:TAG]]", NULL, "List images", NULL},
     {"info", cli_info_cmd, "info [OPTIONS]", NULL, "Display system-wide information", NULL},
     {"network", cli_not_implemented, "network COMMAND", NULL, "Manage networks", NULL},
     {"node", NULL, "node COMMAND", cli_node_cmds, "Manage Swarm nodes", NULL},

@@ -92,6 +92,9 @@ extern const struct cli_cmd cli_node_cmds[];
 extern const struct cli_cmd cli_secret_cmds[];
 extern const struct cli_cmd cli_config_cmds[];
 extern const struct cli_cmd cli_service_cmds[];
+extern const struct cli_cmd cli_image_cmds[];
+/* `shoal images`: image ls. */
+int cli_images_cmd(struct cli_ctx *ctx, int argc, char **argv);
 int cli_version_cmd(struct cli_ctx *ctx, int argc, char **argv);
 int cli_info_cmd(struct cli_ctx *ctx, int argc, char **argv);
 

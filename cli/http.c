@@ -498,6 +498,8 @@ static void build_request(struct cli_http *h, const struct cli_http_req *req, st
 			 req->content_type ? req->content_type : "application/json");
 		buf_append(out, line, strlen(line));
 	}
+	if (req->headers)
+		buf_append(out, req->headers, strlen(req->headers));
 	if (wants_length) {
 		snprintf(line, sizeof(line), "Content-Length: %zu\r\n",
 			 has_body ? req->body_len : 0);

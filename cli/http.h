@@ -47,6 +47,7 @@ struct cli_http_req {
 	const void *body;   /* request body or NULL */
 	size_t body_len;
 	const char *content_type; /* default "application/json" when body set */
+	const char *headers;	  /* extra "Name: value\r\n" lines, or NULL */
 	cli_http_body_cb body_cb; /* stream the body instead of buffering it */
 	void *cb_data;
 };

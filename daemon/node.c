@@ -20,6 +20,7 @@
 #include "daemon/routes.h"
 #include "daemon/state.h"
 #include "worker/agent/session.h"
+#include "worker/image/img.h"
 
 static int node_system_routes_add(struct api_server *s, struct node *n);
 
@@ -284,6 +285,10 @@ int node_start(uv_loop_t *loop, const struct node_config *cfg, struct node **out
 			  cfg->data_root, err_str(rv));
 		goto err;
 	}
+	snprintf(dir, sizeof(dir), "%s/image", cfg->data_root);
+	if (img_store_open(dir, NULL, &n->img, why, sizeof(why)) != 0)
+		log_error("node", "cannot open the image store: %s", why);
+	why[0] = '\0';
 	rv = node_state_load(cfg->data_root, &n->st, why, sizeof(why));
 	if (rv && rv != -ENOENT) {
 		log_error("node", "cannot read swarm state: %s", why);
@@ -321,6 +326,7 @@ int node_start(uv_loop_t *loop, const struct node_config *cfg, struct node **out
 	*out = n;
 	return 0;
 err:
+	img_store_close(n->img);
 	if (n->st)
 		shoal__local_state__free_unpacked(n->st, NULL);
 	shoal__node_description__free_unpacked(n->desc, NULL);
@@ -371,6 +377,7 @@ void node_free(struct node *n)
 		shoal__local_state__free_unpacked(n->st, NULL);
 	sec_identity_wipe(&n->id);
 	shoal__node_description__free_unpacked(n->desc, NULL);
+	img_store_close(n->img);
 	free(n);
 }
 

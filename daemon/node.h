@@ -36,6 +36,7 @@ enum node_swarm_state {
 struct mgr;
 struct agent_session;
 struct api_server;
+struct img_store;
 
 struct node {
 	uv_loop_t *loop;
@@ -49,6 +50,7 @@ struct node {
 	struct agent_session *session;
 	int session_up;
 	struct mgr *mgr;
+	struct img_store *img; /* <data-root>/image; NULL if it failed to open */
 	int busy;     /* an init/join/leave is running */
 	int renewing; /* a role change is running */
 	int shutting_down;

@@ -40,5 +40,7 @@ void node_route_filters_free(Shoal__ListRequest *lr);
 int node_routes_blobs_add(struct api_server *s, struct node *n);
 /* Services and tasks (routes_services.c). */
 int node_routes_services_add(struct api_server *s, struct node *n);
+/* Images: load, list, pull, inspect, remove, distribution (routes_images.c). */
+int node_routes_images_add(struct api_server *s, struct node *n);
 
 #endif

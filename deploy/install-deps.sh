@@ -7,7 +7,7 @@ PKGS=(
   build-essential cmake pkg-config
   libuv1-dev libprotobuf-c-dev protobuf-c-compiler libsodium-dev
   libraft-dev libcriterion-dev libjansson-dev libhttp-parser-dev
-  libarchive-dev libcurl4-openssl-dev runc busybox-static docker-registry skopeo
+  libarchive-dev libcurl4-openssl-dev runc busybox-static docker-registry skopeo apache2-utils
   iproute2 util-linux procps
 )
 
