@@ -192,6 +192,8 @@ static void session_state(void *arg, int up, const char *manager)
 	struct node *n = arg;
 
 	n->session_up = up;
+	if (up)
+		node_work_connected(n);
 }
 
 static void session_managers(void *arg, char *const *managers, size_t m)
@@ -225,9 +227,13 @@ void node_start_agent(struct node *n)
 	    .advertise_addr = n->st->advertise_addr,
 	    .on_state = session_state,
 	    .on_managers = session_managers,
+	    .on_assignments = node_work_assignments,
+	    .methods = node_work_methods,
+	    .n_methods = node_work_n_methods,
 	    .arg = n,
 	};
 
+	node_work_start(n);
 	if (agent_session_start(n->loop, &ac, &n->session) != 0)
 		log_error("node", "cannot start the agent session: no manager address known");
 }
@@ -344,6 +350,11 @@ static void shutdown_step(void *arg)
 		agent_session_stop(s, shutdown_step, n);
 		return;
 	}
+	if (n->tasks) {
+		/* Containers keep running under their shims. */
+		node_work_stop(n, 0, shutdown_step, n);
+		return;
+	}
 	if (n->mgr) {
 		struct mgr *m = n->mgr;
 		n->mgr = NULL;
@@ -378,6 +389,7 @@ void node_free(struct node *n)
 	sec_identity_wipe(&n->id);
 	shoal__node_description__free_unpacked(n->desc, NULL);
 	img_store_close(n->img);
+	node_work_free(n);
 	free(n);
 }
 

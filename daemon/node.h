@@ -37,6 +37,8 @@ struct mgr;
 struct agent_session;
 struct api_server;
 struct img_store;
+struct agent_tasks;
+struct node_work;
 
 struct node {
 	uv_loop_t *loop;
@@ -50,9 +52,11 @@ struct node {
 	struct agent_session *session;
 	int session_up;
 	struct mgr *mgr;
-	struct img_store *img; /* <data-root>/image; NULL if it failed to open */
-	int busy;     /* an init/join/leave is running */
-	int renewing; /* a role change is running */
+	struct img_store *img;	   /* <data-root>/image; NULL if it failed to open */
+	struct agent_tasks *tasks; /* the task manager, while in a swarm */
+	struct node_work *work;	   /* its configuration (node_work.c) */
+	int busy;		   /* an init/join/leave is running */
+	int renewing;		   /* a role change is running */
 	int shutting_down;
 	int exit_status;
 };

@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/rpc.h"
 #include "daemon/node.h"
+#include "worker/agent/runner.h"
 #include "proto/local_state.pb-c.h"
 #include "proto/objects.pb-c.h"
 
@@ -31,6 +33,25 @@ int node_start_mgr(struct node *n, const uint8_t data_key[32], int bootstrap,
 void node_start_agent(struct node *n);
 /* Starts what a member runs, from the loaded state (-SHOAL_ELOCKED when locked). */
 int node_resume(struct node *n, const uint8_t *unlock_key, char *why, size_t whylen);
+
+/* node_work.c: the task manager and what managers ask of this node. */
+struct node_work {
+	char *log_root, *volume_root, *shim;
+	struct agent_exec_runner runner;
+};
+/* Starts the task manager (idempotent); returns 0 or a negative code. */
+int node_work_start(struct node *n);
+/* The agent session's on_assignments. */
+void node_work_assignments(void *arg, const Shoal__AssignmentsMessage *m);
+/* The session (re)connected: report every task again. */
+void node_work_connected(struct node *n);
+/* Stops the task manager, removing every task first when `remove_tasks`
+ * (leaving the swarm); `cb` runs once it is stopped. */
+void node_work_stop(struct node *n, int remove_tasks, void (*cb)(void *arg), void *arg);
+void node_work_free(struct node *n);
+/* RPC methods the session serves to managers (agent.logs). */
+extern const struct rpc_method node_work_methods[];
+extern const size_t node_work_n_methods;
 
 /* node_role.c */
 /* The agent session's on_role: the cluster wants this node as `desired`. */

@@ -616,6 +616,11 @@ void node_swarm_leave(struct node *n, int force, node_done_cb cb, void *arg)
 		l->pending++;
 		agent_session_stop(n->session, leave_step_done, l);
 	}
+	if (n->tasks) {
+		/* Leaving stops and removes this node's containers, as Docker does. */
+		l->pending++;
+		node_work_stop(n, 1, leave_step_done, l);
+	}
 	if (n->mgr) {
 		l->pending++;
 		mgr_leave(n->mgr, leave_step_done, l);

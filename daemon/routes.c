@@ -534,5 +534,7 @@ int node_routes_add(struct api_server *s, struct node *n)
 		rv = node_routes_blobs_add(s, n);
 	if (rv == 0)
 		rv = node_routes_services_add(s, n);
+	if (rv == 0)
+		rv = node_routes_logs_add(s, n);
 	return rv ? rv : node_routes_images_add(s, n);
 }

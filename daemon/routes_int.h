@@ -42,5 +42,7 @@ int node_routes_blobs_add(struct api_server *s, struct node *n);
 int node_routes_services_add(struct api_server *s, struct node *n);
 /* Images: load, list, pull, inspect, remove, distribution (routes_images.c). */
 int node_routes_images_add(struct api_server *s, struct node *n);
+/* Service and task logs (routes_logs.c). */
+int node_routes_logs_add(struct api_server *s, struct node *n);
 
 #endif

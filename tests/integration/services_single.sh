@@ -11,7 +11,7 @@ it_start 1
 it_shoal 1 swarm init --advertise-addr "$(it_ip 1)" >/dev/null
 
 data=$IT_WORK/h1/data
-runc_root=$IT_WORK/h1/run/runc
+runc_root=$IT_WORK/h1/run/runtime
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
 
 # Running containers (task ids) as runc sees them.
@@ -32,7 +32,7 @@ printf '%s' "$secret" | it_shoal 1 secret create pw - >/dev/null
 it_shoal 1 service create -d --name web --replicas 3 --secret pw shoal-demo:latest \
   sh -c 'echo "hello from $(hostname)"; exec httpd -f -p 80 -h /srv/www' >/dev/null
 it_wait 60 "3/3 replicas running" replicas_are 3/3
-[ "$(running_count)" -eq 3 ] || it_fail "runc shows $(running_count) running containers, not 3"
+[ "$(running_count)" -eq 3 ] || it_fail "runc shows $(running_count) running containers, not 3: $(runc --root "$runc_root" list 2>&1)"
 
 host_mnt=$(readlink /proc/self/ns/mnt)
 for id in $(containers); do

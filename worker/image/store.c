@@ -172,6 +172,25 @@ static const char *by_repo_digest(struct img_store *s, const char *full)
 	return NULL;
 }
 
+/* An image loaded from an archive has no repo digest, but a manifest digest
+ * (the one GET /distribution answers, which the docker CLI pins services
+ * to): `name@digest` finds it when one of its tags has that name. */
+static const char *by_manifest(struct img_store *s, const char *name, const char *digest)
+{
+	const char *ref;
+	json_t *id;
+	size_t n = strlen(name);
+
+	json_object_foreach(repos(s), ref, id)
+	{
+		json_t *meta = json_object_get(images(s), json_string_value(id) ?: "");
+		const char *m = json_string_value(json_object_get(meta, "Manifest"));
+		if (m && strcmp(m, digest) == 0 && strncmp(ref, name, n) == 0 && ref[n] == ':')
+			return json_string_value(id);
+	}
+	return NULL;
+}
+
 /* Resolves a name reference; *full gets the normalized key it matched. */
 static const char *by_name(struct img_store *s, const char *ref, char *full, size_t len)
 {
@@ -184,7 +203,8 @@ static const char *by_name(struct img_store *s, const char *ref, char *full, siz
 		char name[600];
 		img_ref_name(&r, name, sizeof(name));
 		snprintf(full, len, "%s@%s", name, r.digest);
-		return by_repo_digest(s, full);
+		const char *id = by_repo_digest(s, full);
+		return id ? id : by_manifest(s, name, r.digest);
 	}
 	img_ref_full(&r, full, len);
 	v = json_object_get(repos(s), full);
