@@ -131,10 +131,12 @@ static int image_valid(const char *ref)
 			colon = p;
 	}
 	/* A first component with '.' or ':' or "localhost" is a registry. */
-	domain = first_slash && first_slash < end &&
-		 (memchr(ref, '.', (size_t) (first_slash - ref)) ||
-		  memchr(ref, ':', (size_t) (first_slash - ref)) ||
-		  (first_slash - ref == 9 && strncmp(ref, "localhost", 9) == 0));
+	domain = 0;
+	if (first_slash && first_slash < end) {
+		for (p = ref; p < first_slash; p++)
+			domain |= *p == '.' || *p == ':';
+		domain |= first_slash - ref == 9 && strncmp(ref, "localhost", 9) == 0;
+	}
 	if (colon) {
 		size_t tl = (size_t) (end - colon - 1);
 		if (tl == 0 || tl > 128)
