@@ -191,6 +191,11 @@ int exec_prepare(const struct exec_config *c, const Shoal__Task *t, const struct
 		if ((rc = mkdir_p(path, 0700)))
 			return exec_fail(err, errlen, rc, "creating %s: %s", path, strerror(-rc));
 	}
+	/* The overlay's root directory takes the upper dir's mode: not 0700,
+	 * or a non-root container user cannot walk its own "/". */
+	snprintf(path, sizeof(path), "%s/upper", dir);
+	if (chmod(path, 0755) < 0)
+		return exec_fail(err, errlen, -errno, "chmod %s: %s", path, strerror(errno));
 	if ((rc = mkdir_p(c->log_root, 0750)))
 		return exec_fail(err, errlen, rc, "creating %s: %s", c->log_root, strerror(-rc));
 	snprintf(path, sizeof(path), "%s/rootfs", dir);

@@ -301,7 +301,7 @@ int exec_user_resolve(int rootfd, const char *user, char *const *groups, size_t 
 
 		for (char *l = strtok_r(db, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 			char *p = l, *members;
-			uint32_t g;
+			uint32_t g = 0;
 
 			for (int i = 0; i < 2 && p; i++)
 				p = strchr(p, ':') ? strchr(p, ':') + 1 : NULL;
@@ -319,7 +319,7 @@ int exec_user_resolve(int rootfd, const char *user, char *const *groups, size_t 
 		db = NULL;
 	}
 	for (size_t i = 0; i < n_groups; i++) {
-		uint32_t g;
+		uint32_t g = 0;
 
 		if ((rc = lookup_group(rootfd, groups[i], &g, err, errlen))) {
 			free(*gids);

@@ -300,17 +300,14 @@ int main(int argc, char **argv)
 		return 1;
 	if (pid > 0)
 		_exit(0);
-	/* Let go of the caller's output pipe: exec_start reads it to its end,
-	 * and errors from here on travel through fd 3 and the state file. */
 	{
-		int null = open("/dev/null", O_RDWR);
-		if (null >= 0) {
-			dup2(null, 0);
-			dup2(null, 1);
-			dup2(null, 2);
-			if (null > 3)
-				close(null);
-		}
+		/* exec_start reads our stdout/stderr until EOF: let go of them. */
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+			return 1;
+		if (null > 2)
+			close(null);
 	}
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	signal(SIGPIPE, SIG_IGN);
