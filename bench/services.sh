@@ -29,6 +29,11 @@ kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 # Containers outlive shoald by design: the cleanup removes them and their mounts.
 bench_cleanup_containers() {
+  # shoald first, or its restart supervisor replaces what we delete.
+  if [ -n "${SHOALD:-}" ]; then
+    kill "$SHOALD" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$SHOALD" 2>/dev/null || break; sleep 0.1; done
+  fi
   for root in "$runc_root" "$BN_WORK/floor/runc"; do
     for id in $(runc --root "$root" list -q 2>/dev/null); do
       runc --root "$root" delete -f "$id" >/dev/null 2>&1 || true
@@ -102,12 +107,13 @@ MF=$(median "${T_FLOOR[@]}")
 MS=$(median "${T_SHOAL[@]}")
 
 # Shims of the running tasks.
-SHIMS=$(pgrep -x shoal-shim || true)
+SHIMS=$(pgrep -f "shoal-shim .*$BN_WORK/" || true)
 n_shims=$(echo "$SHIMS" | grep -c . || true)
 shim_sum=0
 shim_max=0
 for p in $SHIMS; do
-  v=$(kib "$p" VmRSS)
+  v=$(kib "$p" VmRSS 2>/dev/null || true)
+  [ -n "$v" ] || continue
   shim_sum=$((shim_sum + v))
   [ "$v" -gt "$shim_max" ] && shim_max=$v
 done

@@ -382,8 +382,8 @@ int cli_svc_mount(const char *v, json_t **out, char *err, size_t n)
 				goto fail;
 			}
 		} else if (!strcmp(key, "tmpfs-size") || !strcmp(key, "tmpfs-mode")) {
-			int64_t size;
-			uint64_t mode;
+			int64_t size = 0;
+			uint64_t mode = 0;
 			const char *why;
 
 			if (!tmpfs)

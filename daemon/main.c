@@ -54,6 +54,11 @@ int main(int argc, char **argv)
 	    .exec_root = "/run/shoal",
 	    .runtime = "runc",
 	};
+
+	/* Task operations block on the thread pool (a stop waits out its grace
+	 * period): give them room so stopping many tasks does not hold up
+	 * starting others. Must happen before the loop's first queued work. */
+	setenv("UV_THREADPOOL_SIZE", "64", 0);
 	uv_signal_t sigterm, sigint;
 	enum log_level lvl;
 	uv_loop_t *loop = uv_default_loop();

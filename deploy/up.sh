@@ -63,7 +63,7 @@ esac
 ./deploy/install-deps.sh
 
 echo "up.sh: building into build/"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSHOAL_SANITIZE=OFF >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 
 if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
