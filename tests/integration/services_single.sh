@@ -67,6 +67,27 @@ it_wait 30 "a failed task in history" bash -c "$IT_BIN/shoal -H unix://$(it_sock
 it_wait 30 "3/3 again" replicas_are 3/3
 it_wait 10 "3 running containers" bash -c "[ \$(runc --root $runc_root list | awk 'NR>1 && \$3==\"running\"' | wc -l) -eq 3 ]"
 
+it_log "an unhealthy task is failed and replaced"
+it_shoal 1 service create -d --name sick --health-cmd false --health-interval 300ms \
+  --health-retries 1 --restart-delay 100ms shoal-demo:latest sleep 3600 >/dev/null
+it_wait 30 "the unhealthy task failed" bash -c \
+  "$IT_BIN/shoal -H unix://$(it_sock 1) service ps sick --no-trunc | grep -q 'unhealthy container'"
+it_wait 30 "a replacement task" bash -c "[ \$($IT_BIN/shoal -H unix://$(it_sock 1) service ps sick -q | wc -l) -ge 2 ]"
+it_shoal 1 service rm sick >/dev/null
+
+if command -v docker >/dev/null; then
+  it_log "docker CLI: service ps and logs"
+  export DOCKER_HOST=unix://$(it_sock 1)
+  out=$(docker service ps web)
+  echo "$out" | grep -q "web.1" || it_fail "docker service ps misses web.1: $out"
+  out=$(docker service logs web 2>&1)
+  echo "$out" | grep -q "web\.[0-9]\.[a-z0-9]*@host1 *| hello from" ||
+    it_fail "docker service logs: $out"
+  unset DOCKER_HOST
+else
+  it_log "SKIP docker CLI checks: docker is not installed"
+fi
+
 it_log "scale down to 1"
 it_shoal 1 service scale -d web=1 >/dev/null
 it_wait 30 "1/1" replicas_are 1/1
