@@ -136,6 +136,23 @@ char *cli_api_path(const char *prefix, const char *id, const char *suffix)
 	return (char *) buf_steal(&b, NULL);
 }
 
+int cli_api_remove_refs(struct cli_ctx *ctx, int argc, char **argv, const char *prefix,
+			const char *query)
+{
+	CLI_AUTO_BUF struct buf errs = BUF_INIT;
+
+	for (int i = 0; i < argc; i++) {
+		CLI_AUTO_FREE char *path = cli_api_path(prefix, argv[i], NULL);
+
+		if (cli_api(ctx, "DELETE", path, query, NULL, NULL)) {
+			cli_errs_add(&errs, NULL, cli_error_msg(ctx));
+			continue;
+		}
+		fprintf(ctx->out, "%s\n", argv[i]);
+	}
+	return errs.len ? cli_errs_fail(ctx, &errs, -EIO) : 0;
+}
+
 char *cli_api_filters(const struct cli_strv *filters)
 {
 	CLI_AUTO_JSON json_t *root = NULL;

@@ -328,9 +328,7 @@ static int image_rm(struct cli_ctx *ctx, int argc, char **argv)
 
 		rc = cli_api(ctx, "DELETE", path, force ? "force=1" : NULL, NULL, &out);
 		if (rc) {
-			if (errs.len)
-				buf_append_u8(&errs, '\n');
-			buf_append(&errs, cli_error_msg(ctx), strlen(cli_error_msg(ctx)));
+			cli_errs_add(&errs, NULL, cli_error_msg(ctx));
 			failed = 1;
 			continue;
 		}
@@ -342,11 +340,7 @@ static int image_rm(struct cli_ctx *ctx, int argc, char **argv)
 				fprintf(ctx->out, "Deleted: %s\n", cli_json_str(e, "Deleted"));
 		}
 	}
-	if (failed) {
-		buf_append_u8(&errs, '\0');
-		return cli_errorf(ctx, -SHOAL_EREMOTE, "%s", (char *) errs.data);
-	}
-	return 0;
+	return failed ? cli_errs_fail(ctx, &errs, -SHOAL_EREMOTE) : 0;
 }
 
 /* ------------------------------------------------------------------------ */

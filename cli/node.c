@@ -500,7 +500,6 @@ static int node_demote(struct cli_ctx *ctx, int argc, char **argv)
 static int node_rm(struct cli_ctx *ctx, int argc, char **argv)
 {
 	int force = 0, rc;
-	CLI_AUTO_BUF struct buf errs = BUF_INIT;
 	struct cli_flag flags[] = {
 	    {"force", 'f', CLI_FLAG_BOOL, &force, "Force remove a node from the swarm", NULL, NULL,
 	     0},
@@ -512,21 +511,7 @@ static int node_rm(struct cli_ctx *ctx, int argc, char **argv)
 		return rc > 0 ? 0 : rc;
 	if ((rc = cli_args_min(ctx, argc, 1)))
 		return rc;
-	for (int i = 0; i < argc; i++) {
-		CLI_AUTO_FREE char *path = cli_api_path("/nodes/", argv[i], NULL);
-
-		if (cli_api(ctx, "DELETE", path, force ? "force=1" : NULL, NULL, NULL)) {
-			if (errs.len)
-				buf_append_u8(&errs, '\n');
-			buf_append(&errs, cli_error_msg(ctx), strlen(cli_error_msg(ctx)));
-			continue;
-		}
-		fprintf(ctx->out, "%s\n", argv[i]);
-	}
-	if (!errs.len)
-		return 0;
-	buf_append_u8(&errs, '\0');
-	return cli_errorf(ctx, -EIO, "%s", (char *) errs.data);
+	return cli_api_remove_refs(ctx, argc, argv, "/nodes/", force ? "force=1" : NULL);
 }
 
 static int node_ps(struct cli_ctx *ctx, int argc, char **argv)

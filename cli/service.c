@@ -422,7 +422,6 @@ static int service_inspect(struct cli_ctx *ctx, int argc, char **argv)
 
 static int service_rm(struct cli_ctx *ctx, int argc, char **argv)
 {
-	CLI_AUTO_BUF struct buf errs = BUF_INIT;
 	struct cli_flag flags[] = {{NULL, 0, 0, NULL, NULL, NULL, NULL, 0}};
 	int rc;
 
@@ -431,21 +430,7 @@ static int service_rm(struct cli_ctx *ctx, int argc, char **argv)
 		return rc > 0 ? 0 : rc;
 	if ((rc = cli_args_min(ctx, argc, 1)))
 		return rc;
-	for (int i = 0; i < argc; i++) {
-		CLI_AUTO_FREE char *path = cli_api_path("/services/", argv[i], NULL);
-
-		if (cli_api(ctx, "DELETE", path, NULL, NULL, NULL)) {
-			if (errs.len)
-				buf_append_u8(&errs, '\n');
-			buf_append(&errs, cli_error_msg(ctx), strlen(cli_error_msg(ctx)));
-			continue;
-		}
-		fprintf(ctx->out, "%s\n", argv[i]);
-	}
-	if (!errs.len)
-		return 0;
-	buf_append_u8(&errs, '\0');
-	return cli_errorf(ctx, -EIO, "%s", (char *) errs.data);
+	return cli_api_remove_refs(ctx, argc, argv, "/services/", NULL);
 }
 
 static int scale_one(struct cli_ctx *ctx, const char *id, uint64_t n)
@@ -467,15 +452,6 @@ static int scale_one(struct cli_ctx *ctx, const char *id, uint64_t n)
 		return cli_errorf(ctx, -EINVAL,
 				  "scale can only be used with replicated or replicated-job mode");
 	return cli_svc_post_update(ctx, svc, json_object_get(svc, "Spec"), NULL, NULL);
-}
-
-static void join_err(struct buf *errs, const char *id, const char *msg)
-{
-	if (errs->len)
-		buf_append_u8(errs, '\n');
-	buf_append(errs, id, strlen(id));
-	buf_append(errs, ": ", 2);
-	buf_append(errs, msg, strlen(msg));
 }
 
 static int service_scale(struct cli_ctx *ctx, int argc, char **argv)
@@ -520,11 +496,11 @@ static int service_scale(struct cli_ctx *ctx, int argc, char **argv)
 				eq + 1, eq + 1,
 				errno ? "value out of range" : "invalid syntax") < 0)
 				abort();
-			join_err(&errs, arg, m);
+			cli_errs_add(&errs, arg, m);
 			continue;
 		}
 		if (scale_one(ctx, arg, n)) {
-			join_err(&errs, arg, cli_error_msg(ctx));
+			cli_errs_add(&errs, arg, cli_error_msg(ctx));
 			continue;
 		}
 		fprintf(ctx->out, "%s scaled to %llu\n", arg, n);
@@ -533,7 +509,7 @@ static int service_scale(struct cli_ctx *ctx, int argc, char **argv)
 	fflush(ctx->out);
 	for (size_t i = 0; !detach && i < done.n; i++)
 		if (cli_service_wait(ctx, done.v[i], 0))
-			join_err(&errs, done.v[i], cli_error_msg(ctx));
+			cli_errs_add(&errs, done.v[i], cli_error_msg(ctx));
 	if (!errs.len)
 		return 0;
 	buf_append_u8(&errs, '\0');

@@ -229,10 +229,7 @@ int cli_service_ps(struct cli_ctx *ctx, int argc, char **argv)
 				found = cli_json_str(s, "ID");
 			}
 		if (!found) {
-			if (notfound.len)
-				buf_append_u8(&notfound, '\n');
-			buf_append(&notfound, "no such service: ", 17);
-			buf_append(&notfound, ref, strlen(ref));
+			cli_errs_add(&notfound, "no such service", ref);
 			continue;
 		}
 		{

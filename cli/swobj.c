@@ -399,7 +399,7 @@ int cli_swobj_inspect(struct cli_ctx *ctx, const struct cli_swobj_kind *k, int a
 
 int cli_swobj_rm(struct cli_ctx *ctx, const struct cli_swobj_kind *k, int argc, char **argv)
 {
-	CLI_AUTO_BUF struct buf errs = BUF_INIT;
+	CLI_AUTO_FREE char *prefix = NULL;
 	struct cli_flag flags[] = {{NULL, 0, 0, NULL, NULL, NULL, NULL, 0}};
 	int rc;
 
@@ -408,19 +408,7 @@ int cli_swobj_rm(struct cli_ctx *ctx, const struct cli_swobj_kind *k, int argc, 
 		return rc > 0 ? 0 : rc;
 	if ((rc = cli_args_min(ctx, argc, 1)))
 		return rc;
-	for (int i = 0; i < argc; i++) {
-		CLI_AUTO_FREE char *path = obj_path(k, argv[i]);
-
-		if (cli_api(ctx, "DELETE", path, NULL, NULL, NULL)) {
-			if (errs.len)
-				buf_append_u8(&errs, '\n');
-			buf_append(&errs, cli_error_msg(ctx), strlen(cli_error_msg(ctx)));
-			continue;
-		}
-		fprintf(ctx->out, "%s\n", argv[i]);
-	}
-	if (!errs.len)
-		return 0;
-	buf_append_u8(&errs, '\0');
-	return cli_errorf(ctx, -EIO, "%s", (char *) errs.data);
+	if (asprintf(&prefix, "%s/", k->api) < 0)
+		abort();
+	return cli_api_remove_refs(ctx, argc, argv, prefix, NULL);
 }
