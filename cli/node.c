@@ -151,8 +151,6 @@ static int node_ls(struct cli_ctx *ctx, int argc, char **argv)
 	int quiet = 0, rc;
 	const char *format = "";
 	CLI_AUTO_STRV struct cli_strv filters = {0};
-	CLI_AUTO_FREE char *fjson = NULL;
-	CLI_AUTO_BUF struct buf q = BUF_INIT;
 	CLI_AUTO_JSON json_t *nodes = NULL;
 	CLI_AUTO_JSON json_t *info = NULL;
 	CLI_AUTO_JSON json_t *rows = NULL;
@@ -172,15 +170,8 @@ static int node_ls(struct cli_ctx *ctx, int argc, char **argv)
 		return rc > 0 ? 0 : rc;
 	if ((rc = cli_args_none(ctx, argc)))
 		return rc;
-	fjson = cli_api_filters(&filters);
-	if (fjson)
-		cli_http_query_add(&q, "filters", fjson);
-	buf_append_u8(&q, '\0');
-	if ((rc = cli_api(ctx, "GET", "/nodes", (char *) q.data, NULL, &nodes)))
+	if ((rc = cli_api_list(ctx, "/nodes", &filters, NULL, &nodes)))
 		return rc;
-	if (!json_is_array(nodes))
-		return cli_errorf(ctx, -EPROTO,
-				  "unexpected reply to GET /nodes: expected an array");
 	n = json_array_size(nodes);
 	/* Only a non-empty, non-quiet listing needs /info (for the '*'). */
 	if (n > 0 && !quiet && (rc = cli_api(ctx, "GET", "/info", NULL, NULL, &info)))

@@ -165,8 +165,6 @@ static int service_ls(struct cli_ctx *ctx, int argc, char **argv)
 	int quiet = 0, rc;
 	const char *format = "";
 	CLI_AUTO_STRV struct cli_strv filters = {0};
-	CLI_AUTO_FREE char *fj = NULL;
-	CLI_AUTO_BUF struct buf q = BUF_INIT;
 	CLI_AUTO_JSON json_t *list = NULL;
 	CLI_AUTO_JSON json_t *rows = json_array();
 	CLI_AUTO_JSON json_t *header = NULL;
@@ -185,16 +183,8 @@ static int service_ls(struct cli_ctx *ctx, int argc, char **argv)
 		return rc > 0 ? 0 : rc;
 	if ((rc = cli_args_none(ctx, argc)))
 		return rc;
-	fj = cli_api_filters(&filters);
-	if (fj)
-		cli_http_query_add(&q, "filters", fj);
-	cli_http_query_add(&q, "status", "true");
-	buf_append_u8(&q, '\0');
-	if ((rc = cli_api(ctx, "GET", "/services", (char *) q.data, NULL, &list)))
+	if ((rc = cli_api_list(ctx, "/services", &filters, "status=true", &list)))
 		return rc;
-	if (!json_is_array(list))
-		return cli_errorf(ctx, -EPROTO,
-				  "unexpected reply to GET /services: expected an array");
 	n = json_array_size(list);
 	v = xcalloc(n ? n : 1, sizeof(*v));
 	for (size_t i = 0; i < n; i++)

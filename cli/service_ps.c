@@ -185,8 +185,6 @@ int cli_service_ps(struct cli_ctx *ctx, int argc, char **argv)
 	CLI_AUTO_JSON json_t *by_name = NULL;
 	CLI_AUTO_JSON json_t *tasks = NULL;
 	CLI_AUTO_BUF struct buf notfound = BUF_INIT;
-	CLI_AUTO_BUF struct buf q = BUF_INIT;
-	CLI_AUTO_FREE char *fj = NULL;
 	struct cli_flag flags[] = {
 	    {"filter", 'f', CLI_FLAG_FILTER, &filters, "Filter output based on conditions provided",
 	     NULL, NULL, 0},
@@ -246,14 +244,8 @@ int cli_service_ps(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_errorf(ctx, -ENOENT, "%s", (char *) notfound.data);
 	/* Node filters take names or "self" as docker resolves them; shoal
 	 * passes them through for the daemon to resolve. */
-	fj = cli_api_filters(&filters);
-	cli_http_query_add(&q, "filters", fj);
-	buf_append_u8(&q, '\0');
-	if ((rc = cli_api(ctx, "GET", "/tasks", (char *) q.data, NULL, &tasks)))
+	if ((rc = cli_api_list(ctx, "/tasks", &filters, NULL, &tasks)))
 		return rc;
-	if (!json_is_array(tasks))
-		return cli_errorf(ctx, -EPROTO,
-				  "unexpected reply to GET /tasks: expected an array");
 	if (quiet)
 		no_trunc = 1;
 	if (!*format || !strcmp(format, "table"))

@@ -308,8 +308,6 @@ int cli_swobj_ls(struct cli_ctx *ctx, const struct cli_swobj_kind *k, int argc, 
 	int quiet = 0, rc;
 	const char *format = "";
 	CLI_AUTO_STRV struct cli_strv filters = {0};
-	CLI_AUTO_FREE char *fjson = NULL;
-	CLI_AUTO_BUF struct buf q = BUF_INIT;
 	CLI_AUTO_JSON json_t *list = NULL;
 	CLI_AUTO_JSON json_t *rows = NULL;
 	CLI_AUTO_JSON json_t *header = NULL;
@@ -328,15 +326,8 @@ int cli_swobj_ls(struct cli_ctx *ctx, const struct cli_swobj_kind *k, int argc, 
 		return rc > 0 ? 0 : rc;
 	if ((rc = cli_args_none(ctx, argc)))
 		return rc;
-	fjson = cli_api_filters(&filters);
-	if (fjson)
-		cli_http_query_add(&q, "filters", fjson);
-	buf_append_u8(&q, '\0');
-	if ((rc = cli_api(ctx, "GET", k->api, (char *) q.data, NULL, &list)))
+	if ((rc = cli_api_list(ctx, k->api, &filters, NULL, &list)))
 		return rc;
-	if (!json_is_array(list))
-		return cli_errorf(ctx, -EPROTO, "unexpected reply to GET %s: expected an array",
-				  k->api);
 	if (!*format || strcmp(format, "table") == 0)
 		format = quiet ? "{{.ID}}" : k->table_format;
 
