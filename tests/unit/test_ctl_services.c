@@ -3,59 +3,11 @@
  * ServiceStatus, and secrets refused while in use. */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <sodium.h>
 #include <string.h>
 
 #include "common/err.h"
 #include "common/id.h"
-#include "common/log.h"
-#include "manager/controlapi/ctl.h"
-#include "proto/control.pb-c.h"
-
-static struct store *st;
-static uint64_t next_index;
-static struct ctl c;
-
-static int sync_propose(void *ctx, Shoal__StoreActionBatch *b, ctl_done_cb cb, void *arg)
-{
-	struct store_result res;
-
-	b->timestamp = 1700000000000000000LL + (int64_t) next_index;
-	cr_assert_eq(store_apply_batch(st, b, ++next_index, &res), 0);
-	cb(arg, 0, &res);
-	return 0;
-}
-
-struct reply {
-	int status;
-	char msg[512];
-	uint8_t body[65536];
-	size_t len;
-};
-
-static void on_reply(void *arg, int status, const char *msg, const uint8_t *body, size_t len)
-{
-	struct reply *r = arg;
-
-	r->status = status;
-	snprintf(r->msg, sizeof(r->msg), "%s", msg ? msg : "");
-	cr_assert_leq(len, sizeof(r->body));
-	if (len)
-		memcpy(r->body, body, len);
-	r->len = len;
-}
-
-static struct reply call(const char *method, const ProtobufCMessage *m)
-{
-	struct reply r = {.status = 12345};
-	uint8_t *buf = malloc(protobuf_c_message_get_packed_size(m) + 1);
-	size_t len = protobuf_c_message_pack(m, buf);
-
-	ctl_call(&c, method, buf, len, on_reply, &r);
-	free(buf);
-	cr_assert_neq(r.status, 12345, "%s never replied", method);
-	return r;
-}
+#include "tests/unit/test_ctl.h"
 
 static void apply(Shoal__StoreAction__Kind kind, Shoal__StoreAction__TargetCase target, void *obj)
 {
@@ -68,23 +20,7 @@ static void apply(Shoal__StoreAction__Kind kind, Shoal__StoreAction__TargetCase 
 	cr_assert_eq(res.err, 0, "%s", res.msg);
 }
 
-static void setup(void)
-{
-	cr_assert_geq(sodium_init(), 0);
-	log_set_level(LOG_LERROR);
-	st = store_new();
-	next_index = 0;
-	memset(&c, 0, sizeof(c));
-	c.store = st;
-	c.proposer.propose = sync_propose;
-}
-
-static void teardown(void)
-{
-	store_free(st);
-}
-
-TestSuite(ctl_services, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(ctl_services, .init = ctl_fixture_init, .fini = ctl_fixture_fini, .timeout = 60);
 
 /* A spec on the stack: fill, then tweak fields before calling. */
 struct spec {
