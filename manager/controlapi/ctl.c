@@ -150,6 +150,28 @@ int ctl_check_filters(const Shoal__ListRequest *req, const char *const *allowed,
 	return 0;
 }
 
+int ctl_msg_equal(const ProtobufCMessage *a, const ProtobufCMessage *b)
+{
+	size_t la, lb;
+	uint8_t *pa, *pb;
+	int eq;
+
+	if (!a || !b)
+		return a == b;
+	la = protobuf_c_message_get_packed_size(a);
+	lb = protobuf_c_message_get_packed_size(b);
+	if (la != lb)
+		return 0;
+	pa = xmalloc(la + 1);
+	pb = xmalloc(lb + 1);
+	protobuf_c_message_pack(a, pa);
+	protobuf_c_message_pack(b, pb);
+	eq = memcmp(pa, pb, la) == 0;
+	free(pa);
+	free(pb);
+	return eq;
+}
+
 /* See ctl_int.h: every listed kind starts like this. */
 struct obj_head {
 	ProtobufCMessage base;

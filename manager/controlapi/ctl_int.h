@@ -15,6 +15,9 @@ void ctl_propose(struct ctl *c, struct ctl_batch *b, ctl_reply_fn cb, void *arg)
 /* Proposes `b`; replies CreateResponse{id} once applied, or the error. */
 void ctl_propose_created(struct ctl *c, struct ctl_batch *b, const char *id, ctl_reply_fn cb,
 			 void *arg);
+/* 1 when both messages are NULL, or both pack to the same bytes (specs
+ * compared the way swarmkit decides whether a service really changed). */
+int ctl_msg_equal(const ProtobufCMessage *a, const ProtobufCMessage *b);
 /* Docker's label filter: "k" or "k=v" against a label map. */
 int ctl_label_match(size_t n, Shoal__Annotations__LabelsEntry **labels, const char *want);
 /* Refuses filter keys outside the NULL-terminated `allowed` (replies

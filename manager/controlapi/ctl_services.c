@@ -256,28 +256,6 @@ void ctl_service_get(struct ctl *c, const uint8_t *body, size_t len, ctl_reply_f
 	shoal__ref_request__free_unpacked(req, NULL);
 }
 
-/* 1 when two specs pack to the same bytes. */
-static int spec_equal(const Shoal__ServiceSpec *a, const Shoal__ServiceSpec *b)
-{
-	size_t la = a ? shoal__service_spec__get_packed_size(a) : 0;
-	size_t lb = b ? shoal__service_spec__get_packed_size(b) : 0;
-	uint8_t *pa, *pb;
-	int eq;
-
-	if (!a || !b)
-		return a == b;
-	if (la != lb)
-		return 0;
-	pa = xmalloc(la + 1);
-	pb = xmalloc(lb + 1);
-	shoal__service_spec__pack(a, pa);
-	shoal__service_spec__pack(b, pb);
-	eq = memcmp(pa, pb, la) == 0;
-	free(pa);
-	free(pb);
-	return eq;
-}
-
 /* Swaps spec and previous_spec (Docker's rollback=previous). */
 static int rollback_swap(Shoal__Service *next, char *msg, size_t msglen)
 {
@@ -360,7 +338,7 @@ void ctl_service_update(struct ctl *c, const uint8_t *body, size_t len, ctl_repl
 			goto out;
 		}
 		keep_pull_options(req, cur);
-		if (!spec_equal(req->spec, cur->spec)) {
+		if (!ctl_msg_equal(&req->spec->base, &cur->spec->base)) {
 			/* The spec really changed: keep the old one for rollback
 			 * and give tasks a new version to compare against. */
 			if (next->previous_spec)

@@ -66,28 +66,6 @@ void ctl_task_name(const Shoal__Task *t, char *out, size_t cap)
 		snprintf(out, cap, "%s.%s.%s", svc, t->node_id, t->meta->id);
 }
 
-static int task_spec_equal(const Shoal__TaskSpec *a, const Shoal__TaskSpec *b)
-{
-	size_t la, lb;
-	uint8_t *pa, *pb;
-	int eq;
-
-	if (!a || !b)
-		return a == b;
-	la = shoal__task_spec__get_packed_size(a);
-	lb = shoal__task_spec__get_packed_size(b);
-	if (la != lb)
-		return 0;
-	pa = xmalloc(la + 1);
-	pb = xmalloc(lb + 1);
-	shoal__task_spec__pack(a, pa);
-	shoal__task_spec__pack(b, pb);
-	eq = memcmp(pa, pb, la) == 0;
-	free(pa);
-	free(pb);
-	return eq;
-}
-
 int ctl_task_up_to_date(const struct store *st, const Shoal__Task *t)
 {
 	const Shoal__Service *s = store_get_service(st, t->service_id);
@@ -96,7 +74,9 @@ int ctl_task_up_to_date(const struct store *st, const Shoal__Task *t)
 		return 0;
 	/* Same spec version, or (a change elsewhere in the service spec,
 	 * e.g. replicas) the same task spec: the task need not be replaced. */
-	return t->spec_version == s->spec_version || task_spec_equal(t->spec, s->spec->task);
+	return t->spec_version == s->spec_version ||
+	       ctl_msg_equal((const ProtobufCMessage *) t->spec,
+			     (const ProtobufCMessage *) s->spec->task);
 }
 
 /* arg is the store. "_up-to-date" ignores the value: any value asks for it
