@@ -70,6 +70,10 @@ uint64_t orch_proposals(const struct orch *o);
 extern const struct orch_pump_ops orch_replicated_ops;
 extern const struct orch_pump_ops orch_reaper_ops;
 
+/* A store_foreach_task callback: adds the task's service id (if any) to the orch_idset `set`.
+ * Returns 0. */
+int orch_mark_task_service(const void *obj, void *set);
+
 /* 1 if `t` is on a node that cannot run it: assigned to a node that is gone, down or drained. */
 int orch_node_invalid(const struct store *s, const Shoal__Task *t);
 

@@ -172,15 +172,6 @@ static void on_event(struct orch_pump *p, const struct store_event *ev)
 	}
 }
 
-static int mark_task_service(const void *obj, void *arg)
-{
-	const Shoal__Task *t = obj;
-
-	if (t->service_id[0])
-		orch_idset_add(arg, t->service_id);
-	return 0;
-}
-
 static void on_pass(struct orch_pump *p, struct orch_batch *b, int full)
 {
 	struct orch *o = p->data;
@@ -190,7 +181,7 @@ static void on_pass(struct orch_pump *p, struct orch_batch *b, int full)
 
 	memset(&o->reap_dirty, 0, sizeof(o->reap_dirty));
 	if (full)
-		store_foreach_task(p->store, mark_task_service, &todo);
+		store_foreach_task(p->store, orch_mark_task_service, &todo);
 	while ((id = orch_idset_next(&todo, &it))) {
 		if (orch_batch_full(b))
 			orch_idset_add(&o->reap_dirty, id);

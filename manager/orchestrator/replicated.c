@@ -477,7 +477,7 @@ static int mark_service(const void *obj, void *arg)
 	return 0;
 }
 
-static int mark_task_service(const void *obj, void *arg)
+int orch_mark_task_service(const void *obj, void *arg)
 {
 	const Shoal__Task *t = obj;
 
@@ -497,7 +497,7 @@ static void on_pass(struct orch_pump *p, struct orch_batch *b, int full)
 	memset(&o->dirty, 0, sizeof(o->dirty));
 	if (full) {
 		store_foreach_service(p->store, mark_service, &todo);
-		store_foreach_task(p->store, mark_task_service, &todo);
+		store_foreach_task(p->store, orch_mark_task_service, &todo);
 	}
 	/* Delayed replacements are looked at again; they re-register if still waiting. */
 	while ((id = orch_idset_next(&o->waiting, &it)))
