@@ -158,6 +158,76 @@ static void add_secret(const char *name, char id[ID_LEN + 1])
 	apply(SHOAL__STORE_ACTION__KIND__CREATE, SHOAL__STORE_ACTION__TARGET_SECRET, &s);
 }
 
+static void add_config(const char *name, char id[ID_LEN + 1])
+{
+	Shoal__Config o = SHOAL__CONFIG__INIT;
+	Shoal__Meta m = SHOAL__META__INIT;
+	Shoal__ConfigSpec spec = SHOAL__CONFIG_SPEC__INIT;
+	Shoal__Annotations a = SHOAL__ANNOTATIONS__INIT;
+
+	id_new(id);
+	m.id = id;
+	a.name = (char *) name;
+	spec.annotations = &a;
+	spec.data.data = (uint8_t *) "x";
+	spec.data.len = 1;
+	o.meta = &m;
+	o.spec = &spec;
+	apply(SHOAL__STORE_ACTION__KIND__CREATE, SHOAL__STORE_ACTION__TARGET_CONFIG, &o);
+}
+
+Test(ctl_services, configs_checked_like_secrets_but_may_be_runtime_targets)
+{
+	char site[ID_LEN + 1], app[ID_LEN + 1], sid[ID_LEN + 1];
+	struct spec x;
+	Shoal__ConfigReference r1 = SHOAL__CONFIG_REFERENCE__INIT,
+			       r2 = SHOAL__CONFIG_REFERENCE__INIT,
+			       r3 = SHOAL__CONFIG_REFERENCE__INIT;
+	Shoal__ConfigReference *refs[] = {&r1, &r2, &r3};
+	Shoal__FileTarget f1 = SHOAL__FILE_TARGET__INIT, f2 = SHOAL__FILE_TARGET__INIT;
+	Shoal__CreateResponse *cr;
+	const Shoal__Service *s;
+	struct reply r;
+
+	add_config("site.conf", site);
+	add_config("app.conf", app);
+	spec_init(&x, "web", "busybox", 1);
+	x.c.configs = refs;
+	x.c.n_configs = 2;
+	r1.config_name = "site.conf";
+	r1.file = &f1;
+	f1.name = "/etc/site.conf";
+	r2.config_name = "nope";
+	r2.file = &f2;
+	f2.name = "/etc/site.conf";
+	expect_refused(&x, -EINVAL,
+		       "config references 'site.conf' and 'nope' have a conflicting target: "
+		       "'/etc/site.conf'");
+	f2.name = "";
+	expect_refused(&x, -EINVAL,
+		       "malformed file config reference, invalid target file name provided");
+	r2.file = NULL; /* a runtime target: no file, no conflict */
+	x.c.n_configs = 3;
+	r3.config_name = "gone";
+	expect_refused(&x, -EINVAL, "configs not found: nope, gone");
+	r3.config_name = "";
+	expect_refused(&x, -EINVAL, "malformed config reference");
+	r3.config_id = site; /* by id: the name is filled in */
+	r2.config_name = "app.conf";
+
+	r = create(&x);
+	cr_assert_eq(r.status, 0, "%s", r.msg);
+	cr = shoal__create_response__unpack(NULL, r.len, r.body);
+	strcpy(sid, cr->id);
+	shoal__create_response__free_unpacked(cr, NULL);
+	s = store_get_service(st, sid);
+	cr_assert_not_null(s);
+	cr_expect_str_eq(s->spec->task->container->configs[0]->config_id, site);
+	cr_expect_str_eq(s->spec->task->container->configs[1]->config_id, app);
+	cr_expect_null(s->spec->task->container->configs[1]->file);
+	cr_expect_str_eq(s->spec->task->container->configs[2]->config_name, "site.conf");
+}
+
 Test(ctl_services, secrets_resolved_checked_and_in_use)
 {
 	char pw[ID_LEN + 1], key[ID_LEN + 1], sid[ID_LEN + 1];
