@@ -457,6 +457,20 @@ int cli_flags_parse(struct cli_ctx *ctx, struct cli_flag *flags, int *argc, char
 	return 0;
 }
 
+int cli_cmd_parse(struct cli_ctx *ctx, struct cli_flag *flags, int *argc, char **argv, int min,
+		  int max)
+{
+	int rc = cli_flags_parse(ctx, flags, argc, argv);
+
+	if (rc)
+		return rc;
+	if (max == CLI_ARGS_ANY)
+		return cli_args_min(ctx, *argc, min);
+	if (min == max)
+		return min == 0 ? cli_args_none(ctx, *argc) : cli_args_exact(ctx, *argc, min);
+	return cli_args_range(ctx, *argc, min, max);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Help                                                                      */
 

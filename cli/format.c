@@ -336,11 +336,8 @@ int cli_inspect_refs(struct cli_ctx *ctx, int argc, char **argv, const struct cl
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, CLI_ARGS_ANY)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_min(ctx, argc, 1)))
-		return rc;
 	if (pretty)
 		format = "pretty";
 	if (strncmp(format, "pretty", 6) == 0 && strcmp(format, "pretty") != 0)

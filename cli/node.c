@@ -165,11 +165,8 @@ static int node_ls(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 0, 0)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_none(ctx, argc)))
-		return rc;
 	if ((rc = cli_api_list(ctx, "/nodes", &filters, NULL, &nodes)))
 		return rc;
 	n = json_array_size(nodes);
@@ -450,11 +447,8 @@ static int node_update(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, 1)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_exact(ctx, argc, 1)))
-		return rc;
 	o.flags = flags;
 	o.label_add = &add;
 	o.label_rm = &rm;
@@ -467,11 +461,8 @@ static int node_role_change(struct cli_ctx *ctx, int argc, char **argv, enum nod
 	struct cli_flag flags[] = {{NULL, 0, 0, NULL, NULL, NULL, NULL, 0}};
 	int rc;
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, CLI_ARGS_ANY)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_min(ctx, argc, 1)))
-		return rc;
 	return update_nodes(ctx, argc, argv, &o);
 }
 
@@ -497,11 +488,8 @@ static int node_rm(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, CLI_ARGS_ANY)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_min(ctx, argc, 1)))
-		return rc;
 	return cli_api_remove_refs(ctx, argc, argv, "/nodes/", force ? "force=1" : NULL);
 }
 

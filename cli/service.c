@@ -178,11 +178,8 @@ static int service_ls(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 0, 0)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_none(ctx, argc)))
-		return rc;
 	if ((rc = cli_api_list(ctx, "/services", &filters, "status=true", &list)))
 		return rc;
 	n = json_array_size(list);
@@ -415,11 +412,8 @@ static int service_rm(struct cli_ctx *ctx, int argc, char **argv)
 	struct cli_flag flags[] = {{NULL, 0, 0, NULL, NULL, NULL, NULL, 0}};
 	int rc;
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, CLI_ARGS_ANY)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_min(ctx, argc, 1)))
-		return rc;
 	return cli_api_remove_refs(ctx, argc, argv, "/services/", NULL);
 }
 
@@ -455,11 +449,8 @@ static int service_scale(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, CLI_ARGS_ANY)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_min(ctx, argc, 1)))
-		return rc;
 	for (int i = 0; i < argc; i++) {
 		const char *eq = strchr(argv[i], '=');
 
@@ -517,11 +508,8 @@ static int service_rollback(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, 1)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_exact(ctx, argc, 1)))
-		return rc;
 	if ((rc = cli_svc_get(ctx, argv[0], 0, &svc)) ||
 	    (rc = cli_svc_post_update(ctx, svc, json_object_get(svc, "Spec"), "previous", NULL)))
 		return rc;

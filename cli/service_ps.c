@@ -196,11 +196,8 @@ int cli_service_ps(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, CLI_ARGS_ANY)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_min(ctx, argc, 1)))
-		return rc;
 	if ((rc = list_services(ctx, "id", argc, argv, &by_id)) ||
 	    (rc = list_services(ctx, "name", argc, argv, &by_name)))
 		return rc;

@@ -321,11 +321,8 @@ int cli_swobj_ls(struct cli_ctx *ctx, const struct cli_swobj_kind *k, int argc, 
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 0, 0)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_none(ctx, argc)))
-		return rc;
 	if ((rc = cli_api_list(ctx, k->api, &filters, NULL, &list)))
 		return rc;
 	if (!*format || strcmp(format, "table") == 0)
@@ -394,11 +391,8 @@ int cli_swobj_rm(struct cli_ctx *ctx, const struct cli_swobj_kind *k, int argc, 
 	struct cli_flag flags[] = {{NULL, 0, 0, NULL, NULL, NULL, NULL, 0}};
 	int rc;
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, CLI_ARGS_ANY)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_min(ctx, argc, 1)))
-		return rc;
 	if (asprintf(&prefix, "%s/", k->api) < 0)
 		abort();
 	return cli_api_remove_refs(ctx, argc, argv, prefix, NULL);
