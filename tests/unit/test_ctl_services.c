@@ -53,20 +53,30 @@ static struct reply create(struct spec *x)
 	return call("service.create", &x->s.base);
 }
 
-/* Creates a valid service, returns its id in `id`. */
-static void create_ok(const char *name, uint64_t replicas, char id[ID_LEN + 1])
+/* Creates the service of `x`, asserting success; its id in `id`, the stored service returned. */
+static const Shoal__Service *create_spec_ok(struct spec *x, char id[ID_LEN + 1])
 {
-	struct spec x;
-	struct reply r;
+	struct reply r = create(x);
 	Shoal__CreateResponse *cr;
+	const Shoal__Service *s;
 
-	spec_init(&x, name, "busybox", replicas);
-	r = create(&x);
-	cr_assert_eq(r.status, 0, "create %s: %s", name, r.msg);
+	cr_assert_eq(r.status, 0, "create %s: %s", x->a.name, r.msg);
 	cr = shoal__create_response__unpack(NULL, r.len, r.body);
 	cr_assert_not_null(cr);
 	strcpy(id, cr->id);
 	shoal__create_response__free_unpacked(cr, NULL);
+	s = store_get_service(st, id);
+	cr_assert_not_null(s);
+	return s;
+}
+
+/* Creates a valid service, returns its id in `id`. */
+static void create_ok(const char *name, uint64_t replicas, char id[ID_LEN + 1])
+{
+	struct spec x;
+
+	spec_init(&x, name, "busybox", replicas);
+	create_spec_ok(&x, id);
 }
 
 static void expect_refused(struct spec *x, int status, const char *msg)
@@ -185,9 +195,7 @@ Test(ctl_services, configs_checked_like_secrets_but_may_be_runtime_targets)
 			       r3 = SHOAL__CONFIG_REFERENCE__INIT;
 	Shoal__ConfigReference *refs[] = {&r1, &r2, &r3};
 	Shoal__FileTarget f1 = SHOAL__FILE_TARGET__INIT, f2 = SHOAL__FILE_TARGET__INIT;
-	Shoal__CreateResponse *cr;
 	const Shoal__Service *s;
-	struct reply r;
 
 	add_config("site.conf", site);
 	add_config("app.conf", app);
@@ -215,13 +223,7 @@ Test(ctl_services, configs_checked_like_secrets_but_may_be_runtime_targets)
 	r3.config_id = site; /* by id: the name is filled in */
 	r2.config_name = "app.conf";
 
-	r = create(&x);
-	cr_assert_eq(r.status, 0, "%s", r.msg);
-	cr = shoal__create_response__unpack(NULL, r.len, r.body);
-	strcpy(sid, cr->id);
-	shoal__create_response__free_unpacked(cr, NULL);
-	s = store_get_service(st, sid);
-	cr_assert_not_null(s);
+	s = create_spec_ok(&x, sid);
 	cr_expect_str_eq(s->spec->task->container->configs[0]->config_id, site);
 	cr_expect_str_eq(s->spec->task->container->configs[1]->config_id, app);
 	cr_expect_null(s->spec->task->container->configs[1]->file);
@@ -237,7 +239,6 @@ Test(ctl_services, secrets_resolved_checked_and_in_use)
 	Shoal__SecretReference *refs[] = {&r1, &r2};
 	Shoal__FileTarget f1 = SHOAL__FILE_TARGET__INIT, f2 = SHOAL__FILE_TARGET__INIT;
 	Shoal__RefRequest rr = SHOAL__REF_REQUEST__INIT;
-	Shoal__CreateResponse *cr;
 	struct reply r;
 
 	add_secret("pw", pw);
@@ -265,13 +266,7 @@ Test(ctl_services, secrets_resolved_checked_and_in_use)
 	r2.file = &f2;
 
 	/* Names alone resolve to ids, as the docker CLI's would. */
-	r = create(&x);
-	cr_assert_eq(r.status, 0, "%s", r.msg);
-	cr = shoal__create_response__unpack(NULL, r.len, r.body);
-	strcpy(sid, cr->id);
-	shoal__create_response__free_unpacked(cr, NULL);
-	const Shoal__Service *s = store_get_service(st, sid);
-	cr_assert_not_null(s);
+	const Shoal__Service *s = create_spec_ok(&x, sid);
 	cr_expect_str_eq(s->spec->task->container->secrets[0]->secret_id, pw);
 	cr_expect_str_eq(s->spec->task->container->secrets[1]->secret_id, key);
 
@@ -301,13 +296,7 @@ Test(ctl_services, defaults_stored_and_name_conflict)
 	spec_init(&x, "web", "busybox", 1);
 	x.s.replicated = NULL;
 	x.s.mode_case = SHOAL__SERVICE_SPEC__MODE__NOT_SET;
-	r = create(&x);
-	cr_assert_eq(r.status, 0, "%s", r.msg);
-	Shoal__CreateResponse *cr = shoal__create_response__unpack(NULL, r.len, r.body);
-	strcpy(id, cr->id);
-	shoal__create_response__free_unpacked(cr, NULL);
-	s = store_get_service(st, id);
-	cr_assert_not_null(s);
+	s = create_spec_ok(&x, id);
 	cr_expect_eq(s->spec->mode_case, SHOAL__SERVICE_SPEC__MODE_REPLICATED);
 	cr_expect_eq(s->spec->replicated->replicas, 1);
 	cr_expect_eq(s->spec->task->restart->condition, SHOAL__RESTART_POLICY__CONDITION__ANY);
