@@ -72,6 +72,10 @@ int cli_flags_parse(struct cli_ctx *ctx, struct cli_flag *flags, int *argc, char
 int cli_cmd_parse(struct cli_ctx *ctx, struct cli_flag *flags, int *argc, char **argv, int min,
 		  int max);
 
+/* Appends `s` double-quoted, '"' and '\\' escaped: Go's strconv.Quote for the
+ * ASCII the CLI deals with (no NUL is appended). */
+void cli_quote(struct buf *b, const char *s);
+
 /* Looks a flag up by long name (NULL if absent). */
 struct cli_flag *cli_flag_get(struct cli_flag *flags, const char *name);
 

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/flag.h"
 #include "cli/format.h"
+#include "cli/swobj.h"
 #include "cli/template.h"
 #include "cli/units.h"
 
@@ -204,24 +205,6 @@ static int cmp_key(const void *a, const void *b)
 	return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
-/* Prints "\n - key[=value]" for a label map, keys sorted (Go's range). */
-static void print_labels(FILE *f, json_t *labels)
-{
-	size_t n = json_object_size(labels), i = 0;
-	const char **keys = xcalloc(n ? n : 1, sizeof(*keys));
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(labels, k, v) keys[i++] = k;
-	qsort(keys, n, sizeof(*keys), cmp_key);
-	for (i = 0; i < n; i++) {
-		const char *val = cli_json_str(labels, keys[i]);
-
-		fprintf(f, "\n - %s%s%s", keys[i], *val ? "=" : "", val);
-	}
-	free(keys);
-}
-
 static void print_plugins(FILE *f, json_t *plugins)
 {
 	CLI_AUTO_JSON json_t *by_type = json_object();
@@ -272,7 +255,7 @@ static void print_pretty(FILE *f, json_t *node)
 		fprintf(f, "\nName:\t\t\t%s", cli_json_str(node, "Spec.Name"));
 	if (json_object_size(labels)) {
 		fprintf(f, "\nLabels:");
-		print_labels(f, labels);
+		cli_swobj_print_labels(f, labels);
 	}
 	cli_time_go_string(*created ? created : "0001-01-01T00:00:00Z", t, sizeof(t));
 	pretty(t, joined, sizeof(joined));
@@ -312,7 +295,7 @@ static void print_pretty(FILE *f, json_t *node)
 		cli_json_str(node, "Description.Engine.EngineVersion"));
 	if (json_object_size(elabels)) {
 		fprintf(f, "\nEngine Labels:");
-		print_labels(f, elabels);
+		cli_swobj_print_labels(f, elabels);
 	}
 	if (json_is_object(tls) && !tls_info_empty(tls))
 		fprintf(
