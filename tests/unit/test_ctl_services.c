@@ -150,40 +150,37 @@ Test(ctl_services, create_validation_messages)
 	cr_expect_eq(store_count(st, STORE_SERVICE), 0, "a refused spec was stored");
 }
 
-static void add_secret(const char *name, char id[ID_LEN + 1])
+/* Stores a secret or a config (`target`) named `name`, with data "x". */
+static void add_blob(Shoal__StoreAction__TargetCase target, const char *name, char id[ID_LEN + 1])
 {
-	Shoal__Secret s = SHOAL__SECRET__INIT;
+	Shoal__Secret sec = SHOAL__SECRET__INIT;
+	Shoal__SecretSpec sspec = SHOAL__SECRET_SPEC__INIT;
+	Shoal__Config cfg = SHOAL__CONFIG__INIT;
+	Shoal__ConfigSpec cspec = SHOAL__CONFIG_SPEC__INIT;
 	Shoal__Meta m = SHOAL__META__INIT;
-	Shoal__SecretSpec spec = SHOAL__SECRET_SPEC__INIT;
 	Shoal__Annotations a = SHOAL__ANNOTATIONS__INIT;
+	ProtobufCBinaryData data = {1, (uint8_t *) "x"};
 
 	id_new(id);
 	m.id = id;
 	a.name = (char *) name;
-	spec.annotations = &a;
-	spec.data.data = (uint8_t *) "x";
-	spec.data.len = 1;
-	s.meta = &m;
-	s.spec = &spec;
-	apply(SHOAL__STORE_ACTION__KIND__CREATE, SHOAL__STORE_ACTION__TARGET_SECRET, &s);
+	sspec.annotations = cspec.annotations = &a;
+	sspec.data = cspec.data = data;
+	sec.meta = cfg.meta = &m;
+	sec.spec = &sspec;
+	cfg.spec = &cspec;
+	apply(SHOAL__STORE_ACTION__KIND__CREATE, target,
+	      target == SHOAL__STORE_ACTION__TARGET_SECRET ? (void *) &sec : (void *) &cfg);
+}
+
+static void add_secret(const char *name, char id[ID_LEN + 1])
+{
+	add_blob(SHOAL__STORE_ACTION__TARGET_SECRET, name, id);
 }
 
 static void add_config(const char *name, char id[ID_LEN + 1])
 {
-	Shoal__Config o = SHOAL__CONFIG__INIT;
-	Shoal__Meta m = SHOAL__META__INIT;
-	Shoal__ConfigSpec spec = SHOAL__CONFIG_SPEC__INIT;
-	Shoal__Annotations a = SHOAL__ANNOTATIONS__INIT;
-
-	id_new(id);
-	m.id = id;
-	a.name = (char *) name;
-	spec.annotations = &a;
-	spec.data.data = (uint8_t *) "x";
-	spec.data.len = 1;
-	o.meta = &m;
-	o.spec = &spec;
-	apply(SHOAL__STORE_ACTION__KIND__CREATE, SHOAL__STORE_ACTION__TARGET_CONFIG, &o);
+	add_blob(SHOAL__STORE_ACTION__TARGET_CONFIG, name, id);
 }
 
 Test(ctl_services, configs_checked_like_secrets_but_may_be_runtime_targets)
