@@ -136,6 +136,46 @@ char *cli_api_path(const char *prefix, const char *id, const char *suffix)
 	return (char *) buf_steal(&b, NULL);
 }
 
+int cli_api_remove_refs(struct cli_ctx *ctx, int argc, char **argv, const char *prefix,
+			const char *query)
+{
+	CLI_AUTO_BUF struct buf errs = BUF_INIT;
+
+	for (int i = 0; i < argc; i++) {
+		CLI_AUTO_FREE char *path = cli_api_path(prefix, argv[i], NULL);
+
+		if (cli_api(ctx, "DELETE", path, query, NULL, NULL)) {
+			cli_errs_add(&errs, NULL, cli_error_msg(ctx));
+			continue;
+		}
+		fprintf(ctx->out, "%s\n", argv[i]);
+	}
+	return errs.len ? cli_errs_fail(ctx, &errs, -EIO) : 0;
+}
+
+int cli_api_list(struct cli_ctx *ctx, const char *path, const struct cli_strv *filters,
+		 const char *query, json_t **out)
+{
+	CLI_AUTO_FREE char *fjson = cli_api_filters(filters);
+	CLI_AUTO_BUF struct buf q = BUF_INIT;
+	int rc;
+
+	if (fjson)
+		cli_http_query_add(&q, "filters", fjson);
+	if (query) {
+		if (q.len)
+			buf_append_u8(&q, '&');
+		buf_append(&q, query, strlen(query));
+	}
+	buf_append_u8(&q, '\0');
+	if ((rc = cli_api(ctx, "GET", path, (char *) q.data, NULL, out)))
+		return rc;
+	if (!json_is_array(*out))
+		return cli_errorf(ctx, -EPROTO, "unexpected reply to GET %s: expected an array",
+				  path);
+	return 0;
+}
+
 char *cli_api_filters(const struct cli_strv *filters)
 {
 	CLI_AUTO_JSON json_t *root = NULL;

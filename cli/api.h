@@ -54,6 +54,20 @@ int cli_api_raw(struct cli_ctx *ctx, const struct cli_http_req *req, struct buf 
  * Caller frees. */
 char *cli_api_path(const char *prefix, const char *id, const char *suffix);
 
+/* `rm REF...` of docker's object commands: DELETE <prefix><escaped ref>
+ * [?query] for each reference in order, printing each one removed; the
+ * errors are joined one a line and returned as -EIO. */
+int cli_api_remove_refs(struct cli_ctx *ctx, int argc, char **argv, const char *prefix,
+			const char *query);
+
+/* A list call: GET <path>?filters=<JSON of filters> (left out when there
+ * are none), then `query` ("status=true", already encoded; NULL for none).
+ * *out gets the reply (new reference), which must be a JSON array: else
+ * -EPROTO "unexpected reply to GET <path>: expected an array". Other errors
+ * as for cli_api. */
+int cli_api_list(struct cli_ctx *ctx, const char *path, const struct cli_strv *filters,
+		 const char *query, json_t **out);
+
 /* Encodes docker list filters ("key=value" strings) as the API's JSON:
  * {"key":{"value":true}} with keys sorted. Returns NULL when there are none;
  * otherwise the caller frees. */

@@ -46,6 +46,23 @@ const char *cli_error_msg(const struct cli_ctx *ctx)
 	return ctx->errmsg.len ? (const char *) ctx->errmsg.data : "";
 }
 
+void cli_errs_add(struct buf *errs, const char *prefix, const char *msg)
+{
+	if (errs->len)
+		buf_append_u8(errs, '\n');
+	if (prefix) {
+		buf_append(errs, prefix, strlen(prefix));
+		buf_append(errs, ": ", 2);
+	}
+	buf_append(errs, msg, strlen(msg));
+}
+
+int cli_errs_fail(struct cli_ctx *ctx, struct buf *errs, int code)
+{
+	buf_append_u8(errs, '\0');
+	return cli_errorf(ctx, code, "%s", (char *) errs->data);
+}
+
 int64_t cli_now_ns(const struct cli_ctx *ctx)
 {
 	struct timespec ts;

@@ -65,6 +65,14 @@ void cli_error_wrap(struct cli_ctx *ctx, const char *prefix);
 /* The current message ("" when none). Owned by ctx. */
 const char *cli_error_msg(const struct cli_ctx *ctx);
 
+/* Errors of a command acting on several references, which docker joins one
+ * a line. cli_errs_add appends `msg` to `errs` ("<prefix>: <msg>" when
+ * prefix, e.g. the reference, is not NULL), after a '\n' unless it is the
+ * first. cli_errs_fail sets the joined text as the failure message and
+ * returns `code` (negative). */
+void cli_errs_add(struct buf *errs, const char *prefix, const char *msg);
+int cli_errs_fail(struct cli_ctx *ctx, struct buf *errs, int code);
+
 /* Argument count checks with docker's wording, e.g.
  *   "shoal node inspect" requires at least 1 argument.
  *   See 'shoal node inspect --help'.

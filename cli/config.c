@@ -39,19 +39,6 @@ static const struct cli_swobj_kind config_kind = {
     .pretty = config_pretty,
 };
 
-/* Go's %q for a plain string. */
-static void go_quote(const char *s, struct buf *b)
-{
-	buf_append_u8(b, '"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			buf_append_u8(b, '\\');
-		buf_append_u8(b, (uint8_t) *s);
-	}
-	buf_append_u8(b, '"');
-	buf_append_u8(b, '\0');
-}
-
 static int config_create(struct cli_ctx *ctx, int argc, char **argv)
 {
 	CLI_AUTO_STRV struct cli_strv labels = {0};
@@ -74,12 +61,11 @@ static int config_create(struct cli_ctx *ctx, int argc, char **argv)
 	if ((rc = cli_args_exact(ctx, argc, 2)))
 		return rc;
 	if ((rc = cli_swobj_read_data(ctx, argv[1], 2 * MAX_CONFIG_SIZE, "config", &data))) {
-		CLI_AUTO_BUF struct buf q = BUF_INIT;
 		CLI_AUTO_BUF struct buf p = BUF_INIT;
 
-		go_quote(argv[1], &q);
 		buf_append(&p, "Error reading content from ", 27);
-		buf_append(&p, q.data, q.len);
+		cli_quote(&p, argv[1]);
+		buf_append_u8(&p, '\0');
 		cli_error_wrap(ctx, (char *) p.data);
 		return rc;
 	}

@@ -34,8 +34,7 @@ struct cli_flag *cli_flag_get(struct cli_flag *flags, const char *name)
 	return NULL;
 }
 
-/* strconv.Quote for the ASCII the CLI deals with. */
-static void quote(struct buf *b, const char *s)
+void cli_quote(struct buf *b, const char *s)
 {
 	buf_append_u8(b, '"');
 	for (; *s; s++) {
@@ -72,7 +71,7 @@ static void strconv_error(char *err, size_t errlen, const char *fn, const char *
 {
 	struct buf b = BUF_INIT;
 
-	quote(&b, s);
+	cli_quote(&b, s);
 	snprintf(err, errlen, "strconv.%s: parsing %.*s: %s", fn, (int) b.len, (char *) b.data,
 		 range ? "value out of range" : "invalid syntax");
 	buf_free(&b);
@@ -352,8 +351,8 @@ static int invalid_value(struct cli_ctx *ctx, const struct cli_flag *f, const ch
 		snprintf(name, sizeof(name), "-%c, --%s", f->shorthand, f->name);
 	else
 		snprintf(name, sizeof(name), "--%s", f->name);
-	quote(&b, value);
-	quote(&n, name);
+	cli_quote(&b, value);
+	cli_quote(&n, name);
 	ctx->exit_code = 125;
 	rc = cli_errorf(ctx, -EINVAL, "invalid argument %.*s for %.*s flag: %s\nSee '%s --help'.",
 			(int) b.len, (char *) b.data, (int) n.len, (char *) n.data, why, ctx->path);
@@ -455,6 +454,20 @@ int cli_flags_parse(struct cli_ctx *ctx, struct cli_flag *flags, int *argc, char
 	argv[npos] = NULL;
 	*argc = npos;
 	return 0;
+}
+
+int cli_cmd_parse(struct cli_ctx *ctx, struct cli_flag *flags, int *argc, char **argv, int min,
+		  int max)
+{
+	int rc = cli_flags_parse(ctx, flags, argc, argv);
+
+	if (rc)
+		return rc;
+	if (max == CLI_ARGS_ANY)
+		return cli_args_min(ctx, *argc, min);
+	if (min == max)
+		return min == 0 ? cli_args_none(ctx, *argc) : cli_args_exact(ctx, *argc, min);
+	return cli_args_range(ctx, *argc, min, max);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -60,6 +60,22 @@ struct cli_flag {
  * cli_strv even on error. */
 int cli_flags_parse(struct cli_ctx *ctx, struct cli_flag *flags, int *argc, char **argv);
 
+/* The prologue of a command: cli_flags_parse(), then a check that the count
+ * of positional arguments is within [min, max] with docker's wording
+ * (cli_args_none, cli_args_exact, cli_args_min or cli_args_range; max
+ * CLI_ARGS_ANY for no upper bound). Returns what cli_flags_parse does: 0 to
+ * go on, 1 when help was printed (the command returns 0), or a negative
+ * code with the message set. Use:
+ *   if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, CLI_ARGS_ANY)))
+ *           return rc > 0 ? 0 : rc; */
+#define CLI_ARGS_ANY (-1)
+int cli_cmd_parse(struct cli_ctx *ctx, struct cli_flag *flags, int *argc, char **argv, int min,
+		  int max);
+
+/* Appends `s` double-quoted, '"' and '\\' escaped: Go's strconv.Quote for the
+ * ASCII the CLI deals with (no NUL is appended). */
+void cli_quote(struct buf *b, const char *s);
+
 /* Looks a flag up by long name (NULL if absent). */
 struct cli_flag *cli_flag_get(struct cli_flag *flags, const char *name);
 

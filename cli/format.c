@@ -336,11 +336,8 @@ int cli_inspect_refs(struct cli_ctx *ctx, int argc, char **argv, const struct cl
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, CLI_ARGS_ANY)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_min(ctx, argc, 1)))
-		return rc;
 	if (pretty)
 		format = "pretty";
 	if (strncmp(format, "pretty", 6) == 0 && strcmp(format, "pretty") != 0)
@@ -369,9 +366,7 @@ int cli_inspect_refs(struct cli_ctx *ctx, int argc, char **argv, const struct cl
 			/* The pretty template stops at the first error, printing nothing. */
 			if (strcmp(format, "pretty") == 0)
 				return rc;
-			if (errs.len)
-				buf_append_u8(&errs, '\n');
-			buf_append(&errs, cli_error_msg(ctx), strlen(cli_error_msg(ctx)));
+			cli_errs_add(&errs, NULL, cli_error_msg(ctx));
 			continue;
 		}
 		json_array_append_new(items, obj);
@@ -386,9 +381,7 @@ int cli_inspect_refs(struct cli_ctx *ctx, int argc, char **argv, const struct cl
 	rc = cli_format_inspect(ctx, format, items);
 	if (ops->always_exit1)
 		ctx->exit_code = 1;
-	if (rc == 0 && errs.len) {
-		buf_append_u8(&errs, '\0');
-		rc = cli_errorf(ctx, -ENOENT, "%s", (char *) errs.data);
-	}
+	if (rc == 0 && errs.len)
+		rc = cli_errs_fail(ctx, &errs, -ENOENT);
 	return rc;
 }

@@ -76,11 +76,8 @@ static int image_load(struct cli_ctx *ctx, int argc, char **argv)
 	};
 	FILE *f;
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 0, 0)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_none(ctx, argc)))
-		return rc;
 	if (!*input && isatty(fileno(ctx->in)))
 		return cli_errorf(ctx, -EINVAL, "requested load from stdin, but stdin is empty");
 	f = *input ? fopen(input, "rb") : ctx->in;
@@ -154,11 +151,8 @@ static int image_ls(struct cli_ctx *ctx, int argc, char **argv)
 	size_t i;
 	json_t *img;
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 0, 1)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_range(ctx, argc, 0, 1)))
-		return rc;
 	if (argc == 1) {
 		char *f = NULL;
 		if (asprintf(&f, "reference=%s", argv[0]) < 0)
@@ -258,11 +252,8 @@ static int image_pull(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, 1)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_exact(ctx, argc, 1)))
-		return rc;
 	if (!password)
 		password = pw_env;
 	name = xstrdup(argv[0]);
@@ -315,11 +306,8 @@ static int image_rm(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, CLI_ARGS_ANY)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_min(ctx, argc, 1)))
-		return rc;
 	for (int i = 0; i < argc; i++) {
 		CLI_AUTO_FREE char *path = cli_api_path("/images/", argv[i], NULL);
 		CLI_AUTO_JSON json_t *out = NULL;
@@ -328,9 +316,7 @@ static int image_rm(struct cli_ctx *ctx, int argc, char **argv)
 
 		rc = cli_api(ctx, "DELETE", path, force ? "force=1" : NULL, NULL, &out);
 		if (rc) {
-			if (errs.len)
-				buf_append_u8(&errs, '\n');
-			buf_append(&errs, cli_error_msg(ctx), strlen(cli_error_msg(ctx)));
+			cli_errs_add(&errs, NULL, cli_error_msg(ctx));
 			failed = 1;
 			continue;
 		}
@@ -342,11 +328,7 @@ static int image_rm(struct cli_ctx *ctx, int argc, char **argv)
 				fprintf(ctx->out, "Deleted: %s\n", cli_json_str(e, "Deleted"));
 		}
 	}
-	if (failed) {
-		buf_append_u8(&errs, '\0');
-		return cli_errorf(ctx, -SHOAL_EREMOTE, "%s", (char *) errs.data);
-	}
-	return 0;
+	return failed ? cli_errs_fail(ctx, &errs, -SHOAL_EREMOTE) : 0;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/flag.h"
 #include "cli/format.h"
+#include "cli/swobj.h"
 #include "cli/template.h"
 #include "cli/units.h"
 
@@ -151,8 +152,6 @@ static int node_ls(struct cli_ctx *ctx, int argc, char **argv)
 	int quiet = 0, rc;
 	const char *format = "";
 	CLI_AUTO_STRV struct cli_strv filters = {0};
-	CLI_AUTO_FREE char *fjson = NULL;
-	CLI_AUTO_BUF struct buf q = BUF_INIT;
 	CLI_AUTO_JSON json_t *nodes = NULL;
 	CLI_AUTO_JSON json_t *info = NULL;
 	CLI_AUTO_JSON json_t *rows = NULL;
@@ -167,20 +166,10 @@ static int node_ls(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 0, 0)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_none(ctx, argc)))
+	if ((rc = cli_api_list(ctx, "/nodes", &filters, NULL, &nodes)))
 		return rc;
-	fjson = cli_api_filters(&filters);
-	if (fjson)
-		cli_http_query_add(&q, "filters", fjson);
-	buf_append_u8(&q, '\0');
-	if ((rc = cli_api(ctx, "GET", "/nodes", (char *) q.data, NULL, &nodes)))
-		return rc;
-	if (!json_is_array(nodes))
-		return cli_errorf(ctx, -EPROTO,
-				  "unexpected reply to GET /nodes: expected an array");
 	n = json_array_size(nodes);
 	/* Only a non-empty, non-quiet listing needs /info (for the '*'). */
 	if (n > 0 && !quiet && (rc = cli_api(ctx, "GET", "/info", NULL, NULL, &info)))
@@ -214,24 +203,6 @@ static int node_ls(struct cli_ctx *ctx, int argc, char **argv)
 static int cmp_key(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
-/* Prints "\n - key[=value]" for a label map, keys sorted (Go's range). */
-static void print_labels(FILE *f, json_t *labels)
-{
-	size_t n = json_object_size(labels), i = 0;
-	const char **keys = xcalloc(n ? n : 1, sizeof(*keys));
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(labels, k, v) keys[i++] = k;
-	qsort(keys, n, sizeof(*keys), cmp_key);
-	for (i = 0; i < n; i++) {
-		const char *val = cli_json_str(labels, keys[i]);
-
-		fprintf(f, "\n - %s%s%s", keys[i], *val ? "=" : "", val);
-	}
-	free(keys);
 }
 
 static void print_plugins(FILE *f, json_t *plugins)
@@ -284,7 +255,7 @@ static void print_pretty(FILE *f, json_t *node)
 		fprintf(f, "\nName:\t\t\t%s", cli_json_str(node, "Spec.Name"));
 	if (json_object_size(labels)) {
 		fprintf(f, "\nLabels:");
-		print_labels(f, labels);
+		cli_swobj_print_labels(f, labels);
 	}
 	cli_time_go_string(*created ? created : "0001-01-01T00:00:00Z", t, sizeof(t));
 	pretty(t, joined, sizeof(joined));
@@ -324,7 +295,7 @@ static void print_pretty(FILE *f, json_t *node)
 		cli_json_str(node, "Description.Engine.EngineVersion"));
 	if (json_object_size(elabels)) {
 		fprintf(f, "\nEngine Labels:");
-		print_labels(f, elabels);
+		cli_swobj_print_labels(f, elabels);
 	}
 	if (json_is_object(tls) && !tls_info_empty(tls))
 		fprintf(
@@ -459,11 +430,8 @@ static int node_update(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, 1)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_exact(ctx, argc, 1)))
-		return rc;
 	o.flags = flags;
 	o.label_add = &add;
 	o.label_rm = &rm;
@@ -476,11 +444,8 @@ static int node_role_change(struct cli_ctx *ctx, int argc, char **argv, enum nod
 	struct cli_flag flags[] = {{NULL, 0, 0, NULL, NULL, NULL, NULL, 0}};
 	int rc;
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, CLI_ARGS_ANY)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_min(ctx, argc, 1)))
-		return rc;
 	return update_nodes(ctx, argc, argv, &o);
 }
 
@@ -500,33 +465,15 @@ static int node_demote(struct cli_ctx *ctx, int argc, char **argv)
 static int node_rm(struct cli_ctx *ctx, int argc, char **argv)
 {
 	int force = 0, rc;
-	CLI_AUTO_BUF struct buf errs = BUF_INIT;
 	struct cli_flag flags[] = {
 	    {"force", 'f', CLI_FLAG_BOOL, &force, "Force remove a node from the swarm", NULL, NULL,
 	     0},
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, CLI_ARGS_ANY)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_min(ctx, argc, 1)))
-		return rc;
-	for (int i = 0; i < argc; i++) {
-		CLI_AUTO_FREE char *path = cli_api_path("/nodes/", argv[i], NULL);
-
-		if (cli_api(ctx, "DELETE", path, force ? "force=1" : NULL, NULL, NULL)) {
-			if (errs.len)
-				buf_append_u8(&errs, '\n');
-			buf_append(&errs, cli_error_msg(ctx), strlen(cli_error_msg(ctx)));
-			continue;
-		}
-		fprintf(ctx->out, "%s\n", argv[i]);
-	}
-	if (!errs.len)
-		return 0;
-	buf_append_u8(&errs, '\0');
-	return cli_errorf(ctx, -EIO, "%s", (char *) errs.data);
+	return cli_api_remove_refs(ctx, argc, argv, "/nodes/", force ? "force=1" : NULL);
 }
 
 static int node_ps(struct cli_ctx *ctx, int argc, char **argv)

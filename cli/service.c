@@ -165,8 +165,6 @@ static int service_ls(struct cli_ctx *ctx, int argc, char **argv)
 	int quiet = 0, rc;
 	const char *format = "";
 	CLI_AUTO_STRV struct cli_strv filters = {0};
-	CLI_AUTO_FREE char *fj = NULL;
-	CLI_AUTO_BUF struct buf q = BUF_INIT;
 	CLI_AUTO_JSON json_t *list = NULL;
 	CLI_AUTO_JSON json_t *rows = json_array();
 	CLI_AUTO_JSON json_t *header = NULL;
@@ -180,21 +178,10 @@ static int service_ls(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 0, 0)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_none(ctx, argc)))
+	if ((rc = cli_api_list(ctx, "/services", &filters, "status=true", &list)))
 		return rc;
-	fj = cli_api_filters(&filters);
-	if (fj)
-		cli_http_query_add(&q, "filters", fj);
-	cli_http_query_add(&q, "status", "true");
-	buf_append_u8(&q, '\0');
-	if ((rc = cli_api(ctx, "GET", "/services", (char *) q.data, NULL, &list)))
-		return rc;
-	if (!json_is_array(list))
-		return cli_errorf(ctx, -EPROTO,
-				  "unexpected reply to GET /services: expected an array");
 	n = json_array_size(list);
 	v = xcalloc(n ? n : 1, sizeof(*v));
 	for (size_t i = 0; i < n; i++)
@@ -422,30 +409,12 @@ static int service_inspect(struct cli_ctx *ctx, int argc, char **argv)
 
 static int service_rm(struct cli_ctx *ctx, int argc, char **argv)
 {
-	CLI_AUTO_BUF struct buf errs = BUF_INIT;
 	struct cli_flag flags[] = {{NULL, 0, 0, NULL, NULL, NULL, NULL, 0}};
 	int rc;
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, CLI_ARGS_ANY)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_min(ctx, argc, 1)))
-		return rc;
-	for (int i = 0; i < argc; i++) {
-		CLI_AUTO_FREE char *path = cli_api_path("/services/", argv[i], NULL);
-
-		if (cli_api(ctx, "DELETE", path, NULL, NULL, NULL)) {
-			if (errs.len)
-				buf_append_u8(&errs, '\n');
-			buf_append(&errs, cli_error_msg(ctx), strlen(cli_error_msg(ctx)));
-			continue;
-		}
-		fprintf(ctx->out, "%s\n", argv[i]);
-	}
-	if (!errs.len)
-		return 0;
-	buf_append_u8(&errs, '\0');
-	return cli_errorf(ctx, -EIO, "%s", (char *) errs.data);
+	return cli_api_remove_refs(ctx, argc, argv, "/services/", NULL);
 }
 
 static int scale_one(struct cli_ctx *ctx, const char *id, uint64_t n)
@@ -469,15 +438,6 @@ static int scale_one(struct cli_ctx *ctx, const char *id, uint64_t n)
 	return cli_svc_post_update(ctx, svc, json_object_get(svc, "Spec"), NULL, NULL);
 }
 
-static void join_err(struct buf *errs, const char *id, const char *msg)
-{
-	if (errs->len)
-		buf_append_u8(errs, '\n');
-	buf_append(errs, id, strlen(id));
-	buf_append(errs, ": ", 2);
-	buf_append(errs, msg, strlen(msg));
-}
-
 static int service_scale(struct cli_ctx *ctx, int argc, char **argv)
 {
 	CLI_AUTO_BUF struct buf errs = BUF_INIT;
@@ -489,11 +449,8 @@ static int service_scale(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, CLI_ARGS_ANY)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_min(ctx, argc, 1)))
-		return rc;
 	for (int i = 0; i < argc; i++) {
 		const char *eq = strchr(argv[i], '=');
 
@@ -520,11 +477,11 @@ static int service_scale(struct cli_ctx *ctx, int argc, char **argv)
 				eq + 1, eq + 1,
 				errno ? "value out of range" : "invalid syntax") < 0)
 				abort();
-			join_err(&errs, arg, m);
+			cli_errs_add(&errs, arg, m);
 			continue;
 		}
 		if (scale_one(ctx, arg, n)) {
-			join_err(&errs, arg, cli_error_msg(ctx));
+			cli_errs_add(&errs, arg, cli_error_msg(ctx));
 			continue;
 		}
 		fprintf(ctx->out, "%s scaled to %llu\n", arg, n);
@@ -533,7 +490,7 @@ static int service_scale(struct cli_ctx *ctx, int argc, char **argv)
 	fflush(ctx->out);
 	for (size_t i = 0; !detach && i < done.n; i++)
 		if (cli_service_wait(ctx, done.v[i], 0))
-			join_err(&errs, done.v[i], cli_error_msg(ctx));
+			cli_errs_add(&errs, done.v[i], cli_error_msg(ctx));
 	if (!errs.len)
 		return 0;
 	buf_append_u8(&errs, '\0');
@@ -551,11 +508,8 @@ static int service_rollback(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, 1)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_exact(ctx, argc, 1)))
-		return rc;
 	if ((rc = cli_svc_get(ctx, argv[0], 0, &svc)) ||
 	    (rc = cli_svc_post_update(ctx, svc, json_object_get(svc, "Spec"), "previous", NULL)))
 		return rc;

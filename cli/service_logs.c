@@ -244,11 +244,8 @@ int cli_service_logs(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, 1)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_exact(ctx, argc, 1)))
-		return rc;
 	if (cli_svc_get(ctx, argv[0], 0, &obj) == 0) {
 		tty = cli_json_bool(obj, "Spec.TaskTemplate.ContainerSpec.TTY");
 		if (json_is_integer(cli_json_path(obj, "Spec.Mode.Replicated.Replicas")))

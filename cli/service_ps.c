@@ -185,8 +185,6 @@ int cli_service_ps(struct cli_ctx *ctx, int argc, char **argv)
 	CLI_AUTO_JSON json_t *by_name = NULL;
 	CLI_AUTO_JSON json_t *tasks = NULL;
 	CLI_AUTO_BUF struct buf notfound = BUF_INIT;
-	CLI_AUTO_BUF struct buf q = BUF_INIT;
-	CLI_AUTO_FREE char *fj = NULL;
 	struct cli_flag flags[] = {
 	    {"filter", 'f', CLI_FLAG_FILTER, &filters, "Filter output based on conditions provided",
 	     NULL, NULL, 0},
@@ -198,11 +196,8 @@ int cli_service_ps(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, CLI_ARGS_ANY)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_min(ctx, argc, 1)))
-		return rc;
 	if ((rc = list_services(ctx, "id", argc, argv, &by_id)) ||
 	    (rc = list_services(ctx, "name", argc, argv, &by_name)))
 		return rc;
@@ -229,10 +224,7 @@ int cli_service_ps(struct cli_ctx *ctx, int argc, char **argv)
 				found = cli_json_str(s, "ID");
 			}
 		if (!found) {
-			if (notfound.len)
-				buf_append_u8(&notfound, '\n');
-			buf_append(&notfound, "no such service: ", 17);
-			buf_append(&notfound, ref, strlen(ref));
+			cli_errs_add(&notfound, "no such service", ref);
 			continue;
 		}
 		{
@@ -249,14 +241,8 @@ int cli_service_ps(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_errorf(ctx, -ENOENT, "%s", (char *) notfound.data);
 	/* Node filters take names or "self" as docker resolves them; shoal
 	 * passes them through for the daemon to resolve. */
-	fj = cli_api_filters(&filters);
-	cli_http_query_add(&q, "filters", fj);
-	buf_append_u8(&q, '\0');
-	if ((rc = cli_api(ctx, "GET", "/tasks", (char *) q.data, NULL, &tasks)))
+	if ((rc = cli_api_list(ctx, "/tasks", &filters, NULL, &tasks)))
 		return rc;
-	if (!json_is_array(tasks))
-		return cli_errorf(ctx, -EPROTO,
-				  "unexpected reply to GET /tasks: expected an array");
 	if (quiet)
 		no_trunc = 1;
 	if (!*format || !strcmp(format, "table"))

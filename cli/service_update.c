@@ -369,10 +369,9 @@ static int update(struct cli_ctx *ctx, struct cli_svc_opts *o, struct cli_flag *
 	json_t *spec;
 	int rc;
 
-	rc = cli_flags_parse(ctx, fl, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, fl, &argc, argv, 1, 1)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_exact(ctx, argc, 1)) || (rc = cli_svc_validate(ctx, o, fl)))
+	if ((rc = cli_svc_validate(ctx, o, fl)))
 		return rc;
 	for (struct cli_flag *f = fl; f->name; f++) {
 		if (!f->changed)

@@ -282,11 +282,8 @@ static int swarm_init(struct cli_ctx *ctx, int argc, char **argv)
 
 	swarm_flags(&flags[9], &o);
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 0, 0)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_none(ctx, argc)))
-		return rc;
 	if (changed(flags, "availability") &&
 	    (rc = check_availability(ctx, availability, avail, sizeof(avail))))
 		return rc;
@@ -364,11 +361,8 @@ static int swarm_join(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, 1)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_exact(ctx, argc, 1)))
-		return rc;
 	if (changed(flags, "availability") &&
 	    (rc = check_availability(ctx, availability, avail, sizeof(avail))))
 		return rc;
@@ -400,11 +394,8 @@ static int swarm_join_token(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, 1)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_exact(ctx, argc, 1)))
-		return rc;
 	worker = strcmp(argv[0], "worker") == 0;
 	manager = strcmp(argv[0], "manager") == 0;
 	if (!worker && !manager)
@@ -442,11 +433,8 @@ static int swarm_leave(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 0, 0)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_none(ctx, argc)))
-		return rc;
 	if ((rc = cli_api(ctx, "POST", "/swarm/leave", force ? "force=1" : NULL, NULL, NULL)))
 		return rc;
 	fprintf(ctx->out, "Node left the swarm.\n");
@@ -503,11 +491,8 @@ static int swarm_unlock(struct cli_ctx *ctx, int argc, char **argv)
 	int rc;
 	struct cli_flag flags[] = {{NULL, 0, 0, NULL, NULL, NULL, NULL, 0}};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 0, 0)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_none(ctx, argc)))
-		return rc;
 	/* Ask for the key only when the node is part of a swarm and locked. */
 	if ((rc = cli_api(ctx, "GET", "/info", NULL, NULL, &info)))
 		return rc;
@@ -535,11 +520,8 @@ static int swarm_unlock_key(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 0, 0)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_none(ctx, argc)))
-		return rc;
 	if (rotate) {
 		CLI_AUTO_JSON json_t *sw = NULL;
 
@@ -581,11 +563,8 @@ static int swarm_update(struct cli_ctx *ctx, int argc, char **argv)
 
 	swarm_flags(&flags[1], &o);
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 0, 0)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_none(ctx, argc)))
-		return rc;
 	for (struct cli_flag *f = flags; f->name; f++)
 		any |= f->changed;
 	if (!any) {

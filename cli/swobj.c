@@ -308,8 +308,6 @@ int cli_swobj_ls(struct cli_ctx *ctx, const struct cli_swobj_kind *k, int argc, 
 	int quiet = 0, rc;
 	const char *format = "";
 	CLI_AUTO_STRV struct cli_strv filters = {0};
-	CLI_AUTO_FREE char *fjson = NULL;
-	CLI_AUTO_BUF struct buf q = BUF_INIT;
 	CLI_AUTO_JSON json_t *list = NULL;
 	CLI_AUTO_JSON json_t *rows = NULL;
 	CLI_AUTO_JSON json_t *header = NULL;
@@ -323,20 +321,10 @@ int cli_swobj_ls(struct cli_ctx *ctx, const struct cli_swobj_kind *k, int argc, 
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 0, 0)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_none(ctx, argc)))
+	if ((rc = cli_api_list(ctx, k->api, &filters, NULL, &list)))
 		return rc;
-	fjson = cli_api_filters(&filters);
-	if (fjson)
-		cli_http_query_add(&q, "filters", fjson);
-	buf_append_u8(&q, '\0');
-	if ((rc = cli_api(ctx, "GET", k->api, (char *) q.data, NULL, &list)))
-		return rc;
-	if (!json_is_array(list))
-		return cli_errorf(ctx, -EPROTO, "unexpected reply to GET %s: expected an array",
-				  k->api);
 	if (!*format || strcmp(format, "table") == 0)
 		format = quiet ? "{{.ID}}" : k->table_format;
 
@@ -399,28 +387,13 @@ int cli_swobj_inspect(struct cli_ctx *ctx, const struct cli_swobj_kind *k, int a
 
 int cli_swobj_rm(struct cli_ctx *ctx, const struct cli_swobj_kind *k, int argc, char **argv)
 {
-	CLI_AUTO_BUF struct buf errs = BUF_INIT;
+	CLI_AUTO_FREE char *prefix = NULL;
 	struct cli_flag flags[] = {{NULL, 0, 0, NULL, NULL, NULL, NULL, 0}};
 	int rc;
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 1, CLI_ARGS_ANY)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_min(ctx, argc, 1)))
-		return rc;
-	for (int i = 0; i < argc; i++) {
-		CLI_AUTO_FREE char *path = obj_path(k, argv[i]);
-
-		if (cli_api(ctx, "DELETE", path, NULL, NULL, NULL)) {
-			if (errs.len)
-				buf_append_u8(&errs, '\n');
-			buf_append(&errs, cli_error_msg(ctx), strlen(cli_error_msg(ctx)));
-			continue;
-		}
-		fprintf(ctx->out, "%s\n", argv[i]);
-	}
-	if (!errs.len)
-		return 0;
-	buf_append_u8(&errs, '\0');
-	return cli_errorf(ctx, -EIO, "%s", (char *) errs.data);
+	if (asprintf(&prefix, "%s/", k->api) < 0)
+		abort();
+	return cli_api_remove_refs(ctx, argc, argv, prefix, NULL);
 }

@@ -112,11 +112,8 @@ int cli_version_cmd(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 0, 0)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_none(ctx, argc)))
-		return rc;
 	rc = cli_api(ctx, "GET", "/version", NULL, NULL, &server);
 	if (*format) {
 		CLI_AUTO_JSON json_t *all = json_pack(
@@ -305,11 +302,8 @@ int cli_info_cmd(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
 	};
 
-	rc = cli_flags_parse(ctx, flags, &argc, argv);
-	if (rc)
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 0, 0)))
 		return rc > 0 ? 0 : rc;
-	if ((rc = cli_args_none(ctx, argc)))
-		return rc;
 	rc = cli_api(ctx, "GET", "/info", NULL, NULL, &info);
 	if (*format) {
 		if (rc)

@@ -30,7 +30,7 @@ static void on_event(struct orch_pump *p, const struct store_event *ev)
 	struct alloc *a = p->data;
 
 	if (ev->kind == STORE_TASK && ev->obj.task && wants_allocation(ev->obj.task))
-		orch_idset_add(&a->dirty, ev->obj.task->meta->id);
+		orch_idset_add(&a->unit.ids, ev->obj.task->meta->id);
 }
 
 static int mark_new(const void *obj, void *arg)
@@ -45,12 +45,12 @@ static int mark_new(const void *obj, void *arg)
 static void on_pass(struct orch_pump *p, struct orch_batch *b, int full)
 {
 	struct alloc *a = p->data;
-	struct orch_idset todo = a->dirty;
+	struct orch_idset todo = a->unit.ids;
 	int64_t now = orch_now_ns();
 	const char *id;
 	size_t it = 0;
 
-	memset(&a->dirty, 0, sizeof(a->dirty));
+	memset(&a->unit.ids, 0, sizeof(a->unit.ids));
 	if (full)
 		store_foreach_task(p->store, mark_new, &todo);
 	while ((id = orch_idset_next(&todo, &it))) {
@@ -61,14 +61,14 @@ static void on_pass(struct orch_pump *p, struct orch_batch *b, int full)
 		if (!t || !wants_allocation(t))
 			continue;
 		if (orch_batch_full(b)) {
-			orch_idset_add(&a->dirty, id);
+			orch_idset_add(&a->unit.ids, id);
 			continue;
 		}
 		if (allocate_task(t, &copy, &status, now) == 0)
 			orch_batch_update_task(b, &copy);
 	}
 	orch_idset_clear(&todo);
-	if (a->dirty.len)
+	if (a->unit.ids.len)
 		orch_pump_wake(p, 0);
 }
 
@@ -79,37 +79,16 @@ static const struct orch_pump_ops ops = {
 
 int alloc_start(struct alloc *a, uv_loop_t *loop, struct store *store, struct ctl_proposer p)
 {
-	memset(a, 0, sizeof(*a));
-	a->pump.data = a;
-	a->pump.name = "alloc";
-	orch_pump_start(&a->pump, loop, store, p, STORE_KIND_BIT(STORE_TASK), &ops);
-	a->running = 1;
-	return 0;
-}
-
-static void closed(void *arg)
-{
-	struct alloc *a = arg;
-
-	orch_idset_clear(&a->dirty);
-	if (a->stop_cb)
-		a->stop_cb(a->stop_arg);
+	return orch_unit_start(&a->unit, a, "alloc", loop, store, p, STORE_KIND_BIT(STORE_TASK),
+			       &ops);
 }
 
 void alloc_stop(struct alloc *a, void (*cb)(void *arg), void *arg)
 {
-	if (!a->running) {
-		if (cb)
-			cb(arg);
-		return;
-	}
-	a->running = 0;
-	a->stop_cb = cb;
-	a->stop_arg = arg;
-	orch_pump_stop(&a->pump, closed, a);
+	orch_unit_stop(&a->unit, cb, arg);
 }
 
 uint64_t alloc_proposals(const struct alloc *a)
 {
-	return a->pump.proposals;
+	return a->unit.pump.proposals;
 }

@@ -21,11 +21,7 @@
 #include "manager/store/store.h"
 
 struct alloc {
-	struct orch_pump pump;
-	struct orch_idset dirty; /* ids of tasks seen in state NEW */
-	int running;
-	void (*stop_cb)(void *arg);
-	void *stop_arg;
+	struct orch_unit unit; /* unit.ids: ids of tasks seen in state NEW */
 };
 
 /* Starts the allocator on `loop` (when this manager becomes leader, after the barrier): it

@@ -150,6 +150,67 @@ int ctl_check_filters(const Shoal__ListRequest *req, const char *const *allowed,
 	return 0;
 }
 
+int ctl_msg_equal(const ProtobufCMessage *a, const ProtobufCMessage *b)
+{
+	size_t la, lb;
+	uint8_t *pa, *pb;
+	int eq;
+
+	if (!a || !b)
+		return a == b;
+	la = protobuf_c_message_get_packed_size(a);
+	lb = protobuf_c_message_get_packed_size(b);
+	if (la != lb)
+		return 0;
+	pa = xmalloc(la + 1);
+	pb = xmalloc(lb + 1);
+	protobuf_c_message_pack(a, pa);
+	protobuf_c_message_pack(b, pb);
+	eq = memcmp(pa, pb, la) == 0;
+	free(pa);
+	free(pb);
+	return eq;
+}
+
+/* See ctl_int.h: every listed kind starts like this. */
+struct obj_head {
+	ProtobufCMessage base;
+	Shoal__Meta *meta;
+};
+
+int ctl_list_add(const void *obj, void *varg)
+{
+	struct ctl_list *l = varg;
+
+	for (size_t i = 0; l->req && i < l->req->n_filters; i++) {
+		Shoal__ListRequest__FiltersEntry *e = l->req->filters[i];
+		int any = !e->value || e->value->n_values == 0;
+		for (size_t j = 0; e->value && j < e->value->n_values && !any; j++)
+			any = l->match(obj, e->key, e->value->values[j], l->arg);
+		if (!any)
+			return 0;
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->items = xrealloc(l->items, l->cap * sizeof(*l->items));
+	}
+	l->items[l->n++] = (void *) obj;
+	return 0;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	const struct obj_head *x = *(void *const *) a, *y = *(void *const *) b;
+
+	return strcmp(x->meta->id, y->meta->id);
+}
+
+void ctl_list_sort(struct ctl_list *l)
+{
+	if (l->n)
+		qsort(l->items, l->n, sizeof(*l->items), by_id);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Cluster                                                                   */
 
@@ -243,12 +304,6 @@ static void cluster_update(struct ctl *c, const uint8_t *body, size_t len, ctl_r
 /* ------------------------------------------------------------------------ */
 /* Nodes                                                                     */
 
-struct node_filter {
-	Shoal__ListRequest *req;
-	Shoal__NodeListResponse *resp;
-	size_t cap;
-};
-
 int ctl_label_match(size_t n, Shoal__Annotations__LabelsEntry **labels, const char *want)
 {
 	const char *eq = strchr(want, '=');
@@ -263,11 +318,13 @@ int ctl_label_match(size_t n, Shoal__Annotations__LabelsEntry **labels, const ch
 	return 0;
 }
 
-static int node_matches_one(const Shoal__Node *n, const char *key, const char *v)
+static int node_matches_one(const void *obj, const char *key, const char *v, const void *arg)
 {
+	const Shoal__Node *n = obj;
 	const char *host = n->description ? n->description->hostname : "";
 	const char *name = n->spec && n->spec->annotations ? n->spec->annotations->name : "";
 
+	(void) arg;
 	if (strcmp(key, "id") == 0)
 		return strncmp(n->meta->id, v, strlen(v)) == 0;
 	if (strcmp(key, "name") == 0)
@@ -291,55 +348,28 @@ static int node_matches_one(const Shoal__Node *n, const char *key, const char *v
 	return 0;
 }
 
-static int node_filter_cb(const void *obj, void *varg)
-{
-	struct node_filter *f = varg;
-	const Shoal__Node *n = obj;
-
-	for (size_t i = 0; i < f->req->n_filters; i++) {
-		Shoal__ListRequest__FiltersEntry *e = f->req->filters[i];
-		int any = e->value == NULL || e->value->n_values == 0;
-		for (size_t j = 0; e->value && j < e->value->n_values && !any; j++)
-			any = node_matches_one(n, e->key, e->value->values[j]);
-		if (!any)
-			return 0;
-	}
-	if (f->resp->n_nodes == f->cap) {
-		f->cap = f->cap ? f->cap * 2 : 16;
-		f->resp->nodes = xrealloc(f->resp->nodes, f->cap * sizeof(*f->resp->nodes));
-	}
-	/* Borrowed: only packed, never freed through resp. */
-	f->resp->nodes[f->resp->n_nodes++] = (Shoal__Node *) n;
-	return 0;
-}
-
-static int node_cmp(const void *a, const void *b)
-{
-	const Shoal__Node *x = *(const Shoal__Node *const *) a,
-			  *y = *(const Shoal__Node *const *) b;
-	return strcmp(x->meta->id, y->meta->id);
-}
-
 static void node_list(struct ctl *c, const uint8_t *body, size_t len, ctl_reply_fn cb, void *arg)
 {
 	static const char *const keys[] = {"id",    "name",	  "role", "membership",
 					   "label", "node.label", NULL};
 	Shoal__NodeListResponse resp = SHOAL__NODE_LIST_RESPONSE__INIT;
-	struct node_filter f = {.resp = &resp};
+	Shoal__ListRequest *req = shoal__list_request__unpack(NULL, len, body);
+	struct ctl_list l = {.req = req, .match = node_matches_one};
 
-	f.req = shoal__list_request__unpack(NULL, len, body);
-	if (!f.req)
+	if (!req)
 		return ctl_reply_err(cb, arg, -EINVAL, "malformed node list request");
-	if (ctl_check_filters(f.req, keys, cb, arg) != 0) {
-		shoal__list_request__free_unpacked(f.req, NULL);
+	if (ctl_check_filters(req, keys, cb, arg) != 0) {
+		shoal__list_request__free_unpacked(req, NULL);
 		return;
 	}
-	store_foreach_node(c->store, node_filter_cb, &f);
-	if (resp.n_nodes)
-		qsort(resp.nodes, resp.n_nodes, sizeof(*resp.nodes), node_cmp);
+	store_foreach_node(c->store, ctl_list_add, &l);
+	ctl_list_sort(&l);
+	/* Borrowed: only packed, never freed through resp. */
+	resp.nodes = (Shoal__Node **) l.items;
+	resp.n_nodes = l.n;
 	ctl_reply_msg(cb, arg, &resp.base);
-	free(resp.nodes);
-	shoal__list_request__free_unpacked(f.req, NULL);
+	free(l.items);
+	shoal__list_request__free_unpacked(req, NULL);
 }
 
 static const Shoal__Node *resolve_node(struct ctl *c, const char *ref, ctl_reply_fn cb, void *arg)

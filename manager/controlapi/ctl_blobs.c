@@ -136,16 +136,12 @@ static void blob_create(struct ctl *c, const struct blob_kind *k, const uint8_t 
 	protobuf_c_message_free_unpacked(&spec->base, NULL);
 }
 
-struct blob_list {
-	Shoal__ListRequest *req;
-	ProtobufCMessage **items;
-	size_t n, cap;
-};
-
-static int blob_matches(const struct blob *o, const char *key, const char *v)
+static int blob_matches(const void *obj, const char *key, const char *v, const void *arg)
 {
+	const struct blob *o = obj;
 	const char *name = o->spec && o->spec->annotations ? o->spec->annotations->name : "";
 
+	(void) arg;
 	if (strcmp(key, "id") == 0)
 		return strncmp(o->meta->id, v, strlen(v)) == 0;
 	if (strcmp(key, "name") == 0)
@@ -159,39 +155,12 @@ static int blob_matches(const struct blob *o, const char *key, const char *v)
 	return 0;
 }
 
-static int blob_list_cb(const void *obj, void *varg)
-{
-	struct blob_list *l = varg;
-	const struct blob *o = obj;
-
-	for (size_t i = 0; i < l->req->n_filters; i++) {
-		Shoal__ListRequest__FiltersEntry *e = l->req->filters[i];
-		int any = !e->value || e->value->n_values == 0;
-		for (size_t j = 0; e->value && j < e->value->n_values && !any; j++)
-			any = blob_matches(o, e->key, e->value->values[j]);
-		if (!any)
-			return 0;
-	}
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->items = xrealloc(l->items, l->cap * sizeof(*l->items));
-	}
-	l->items[l->n++] = (ProtobufCMessage *) &o->base;
-	return 0;
-}
-
-static int by_id(const void *a, const void *b)
-{
-	const struct blob *x = *(const struct blob *const *) a,
-			  *y = *(const struct blob *const *) b;
-	return strcmp(x->meta->id, y->meta->id);
-}
-
 static void blob_list(struct ctl *c, const struct blob_kind *k, const uint8_t *body, size_t len,
 		      ctl_reply_fn cb, void *arg)
 {
 	static const char *const keys[] = {"id", "name", "names", "label", NULL};
-	struct blob_list l = {0};
+	Shoal__ListRequest *req = shoal__list_request__unpack(NULL, len, body);
+	struct ctl_list l = {.req = req, .match = blob_matches};
 	/* Both list responses are {repeated items = 1}. */
 	struct {
 		ProtobufCMessage base;
@@ -199,19 +168,17 @@ static void blob_list(struct ctl *c, const struct blob_kind *k, const uint8_t *b
 		ProtobufCMessage **items;
 	} resp = {.base = PROTOBUF_C_MESSAGE_INIT(k->list_desc)};
 
-	l.req = shoal__list_request__unpack(NULL, len, body);
-	if (!l.req)
+	if (!req)
 		return ctl_reply_err(cb, arg, -EINVAL, "malformed %s list request", k->name);
-	if (ctl_check_filters(l.req, keys, cb, arg) == 0) {
-		store_foreach(c->store, k->kind, blob_list_cb, &l);
-		if (l.n)
-			qsort(l.items, l.n, sizeof(*l.items), by_id);
+	if (ctl_check_filters(req, keys, cb, arg) == 0) {
+		store_foreach(c->store, k->kind, ctl_list_add, &l);
+		ctl_list_sort(&l);
 		resp.n = l.n;
-		resp.items = l.items;
+		resp.items = (ProtobufCMessage **) l.items;
 		ctl_reply_msg(cb, arg, &resp.base);
 	}
 	free(l.items);
-	shoal__list_request__free_unpacked(l.req, NULL);
+	shoal__list_request__free_unpacked(req, NULL);
 }
 
 static const struct blob *blob_resolve(struct ctl *c, const struct blob_kind *k, const char *ref,

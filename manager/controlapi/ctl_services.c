@@ -112,10 +112,12 @@ static const char *mode_name(const Shoal__ServiceSpec *s)
 	}
 }
 
-static int service_matches(const Shoal__Service *s, const char *key, const char *v)
+static int service_matches(const void *obj, const char *key, const char *v, const void *arg)
 {
+	const Shoal__Service *s = obj;
 	const Shoal__Annotations *a = s->spec ? s->spec->annotations : NULL;
 
+	(void) arg;
 	if (strcmp(key, "id") == 0)
 		return strncmp(s->meta->id, v, strlen(v)) == 0;
 	if (strcmp(key, "name") == 0)
@@ -125,40 +127,6 @@ static int service_matches(const Shoal__Service *s, const char *key, const char 
 	if (strcmp(key, "mode") == 0)
 		return s->spec && strcmp(mode_name(s->spec), v) == 0;
 	return 0;
-}
-
-struct svc_list {
-	const Shoal__ListRequest *req;
-	Shoal__Service **items;
-	size_t n, cap;
-};
-
-static int svc_list_cb(const void *obj, void *varg)
-{
-	struct svc_list *l = varg;
-	const Shoal__Service *s = obj;
-
-	for (size_t i = 0; l->req && i < l->req->n_filters; i++) {
-		Shoal__ListRequest__FiltersEntry *e = l->req->filters[i];
-		int any = !e->value || e->value->n_values == 0;
-		for (size_t j = 0; e->value && j < e->value->n_values && !any; j++)
-			any = service_matches(s, e->key, e->value->values[j]);
-		if (!any)
-			return 0;
-	}
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->items = xrealloc(l->items, l->cap * sizeof(*l->items));
-	}
-	l->items[l->n++] = (Shoal__Service *) s;
-	return 0;
-}
-
-static int by_id(const void *a, const void *b)
-{
-	const Shoal__Service *x = *(const Shoal__Service *const *) a,
-			     *y = *(const Shoal__Service *const *) b;
-	return strcmp(x->meta->id, y->meta->id);
 }
 
 struct task_counts {
@@ -229,7 +197,7 @@ void ctl_service_list(struct ctl *c, const uint8_t *body, size_t len, ctl_reply_
 	Shoal__ServiceListRequest *req = shoal__service_list_request__unpack(NULL, len, body);
 	Shoal__ServiceListResponse resp = SHOAL__SERVICE_LIST_RESPONSE__INIT;
 	Shoal__ServiceStatus *st = NULL, **stp = NULL;
-	struct svc_list l = {0};
+	struct ctl_list l = {.match = service_matches};
 
 	if (!req)
 		return ctl_reply_err(cb, arg, -EINVAL, "malformed service list request");
@@ -249,10 +217,9 @@ void ctl_service_list(struct ctl *c, const uint8_t *body, size_t len, ctl_reply_
 			}
 		}
 	}
-	store_foreach_service(c->store, svc_list_cb, &l);
-	if (l.n)
-		qsort(l.items, l.n, sizeof(*l.items), by_id);
-	resp.services = l.items;
+	store_foreach_service(c->store, ctl_list_add, &l);
+	ctl_list_sort(&l);
+	resp.services = (Shoal__Service **) l.items;
 	resp.n_services = l.n;
 	if (req->status && l.n) {
 		st = xcalloc(l.n, sizeof(*st));
@@ -287,28 +254,6 @@ void ctl_service_get(struct ctl *c, const uint8_t *body, size_t len, ctl_reply_f
 	if (s)
 		ctl_reply_msg(cb, arg, &s->base);
 	shoal__ref_request__free_unpacked(req, NULL);
-}
-
-/* 1 when two specs pack to the same bytes. */
-static int spec_equal(const Shoal__ServiceSpec *a, const Shoal__ServiceSpec *b)
-{
-	size_t la = a ? shoal__service_spec__get_packed_size(a) : 0;
-	size_t lb = b ? shoal__service_spec__get_packed_size(b) : 0;
-	uint8_t *pa, *pb;
-	int eq;
-
-	if (!a || !b)
-		return a == b;
-	if (la != lb)
-		return 0;
-	pa = xmalloc(la + 1);
-	pb = xmalloc(lb + 1);
-	shoal__service_spec__pack(a, pa);
-	shoal__service_spec__pack(b, pb);
-	eq = memcmp(pa, pb, la) == 0;
-	free(pa);
-	free(pb);
-	return eq;
 }
 
 /* Swaps spec and previous_spec (Docker's rollback=previous). */
@@ -393,7 +338,7 @@ void ctl_service_update(struct ctl *c, const uint8_t *body, size_t len, ctl_repl
 			goto out;
 		}
 		keep_pull_options(req, cur);
-		if (!spec_equal(req->spec, cur->spec)) {
+		if (!ctl_msg_equal(&req->spec->base, &cur->spec->base)) {
 			/* The spec really changed: keep the old one for rollback
 			 * and give tasks a new version to compare against. */
 			if (next->previous_spec)

@@ -261,100 +261,112 @@ static void list_add(char *buf, size_t cap, const char *name)
 	snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", name);
 }
 
-static int validate_secrets(const struct store *st, Shoal__ContainerSpec *c, char *msg,
-			    size_t msglen)
+/* Secret and config references are checked alike (swarmkit's validateSecretRefsSpec and
+ * validateConfigRefsSpec); a view hands the shared code the fields of either. */
+struct ref_view {
+	char **id, **name;
+	const Shoal__FileTarget *file;
+};
+
+struct ref_kind {
+	const char *noun; /* "secret" / "config" */
+	enum store_kind kind;
+	int file_required; /* a config without a file is a runtime target */
+	/* The id and name of a stored object of this kind. */
+	void (*ident)(const void *obj, const char **id, const char **name);
+};
+
+static const char *ref_label(const struct ref_view *r)
+{
+	return (*r->name)[0] ? *r->name : *r->id;
+}
+
+/* Checks the targets of the n references in v, then resolves each to the stored object, by id
+ * or else by name, rewriting its id and name to the object's. */
+static int validate_refs(const struct store *st, const struct ref_kind *k, const struct ref_view *v,
+			 size_t n, char *msg, size_t msglen)
 {
 	char missing[256] = "";
 	size_t n_missing = 0;
 
-	for (size_t i = 0; i < c->n_secrets; i++) {
-		Shoal__SecretReference *r = c->secrets[i];
-		if (!r->secret_id[0] && !r->secret_name[0])
-			FAIL(-EINVAL, "malformed secret reference");
+	for (size_t i = 0; i < n; i++) {
+		const struct ref_view *r = &v[i];
+		if (!(*r->id)[0] && !(*r->name)[0])
+			FAIL(-EINVAL, "malformed %s reference", k->noun);
+		if (!r->file && k->file_required)
+			FAIL(-EINVAL, "malformed %s reference, no target provided", k->noun);
 		if (!r->file)
-			FAIL(-EINVAL, "malformed secret reference, no target provided");
+			continue;
 		if (!r->file->name[0])
-			FAIL(-EINVAL, "malformed file secret reference, invalid target file name "
-				      "provided");
-		for (size_t k = 0; k < i; k++)
-			if (c->secrets[k]->file &&
-			    strcmp(c->secrets[k]->file->name, r->file->name) == 0)
+			FAIL(-EINVAL,
+			     "malformed file %s reference, invalid target file name provided",
+			     k->noun);
+		for (size_t j = 0; j < i; j++)
+			if (v[j].file && strcmp(v[j].file->name, r->file->name) == 0)
 				FAIL(-EINVAL,
-				     "secret references '%s' and '%s' have a conflicting target: "
-				     "'%s'",
-				     c->secrets[k]->secret_name[0] ? c->secrets[k]->secret_name
-								   : c->secrets[k]->secret_id,
-				     r->secret_name[0] ? r->secret_name : r->secret_id,
-				     r->file->name);
+				     "%s references '%s' and '%s' have a conflicting target: '%s'",
+				     k->noun, ref_label(&v[j]), ref_label(r), r->file->name);
 	}
-	for (size_t i = 0; i < c->n_secrets; i++) {
-		Shoal__SecretReference *r = c->secrets[i];
-		const Shoal__Secret *s = NULL;
-		if (r->secret_id[0])
-			s = store_get_secret(st, r->secret_id);
+	for (size_t i = 0; i < n; i++) {
+		const struct ref_view *r = &v[i];
+		const void *o = NULL;
+		const char *id = "", *name = "";
+		if ((*r->id)[0])
+			o = store_get(st, k->kind, *r->id);
 		else
-			store_find_secret_by_name(st, r->secret_name, &s);
-		if (!s || (r->secret_name[0] &&
-			   strcmp(s->spec->annotations->name, r->secret_name) != 0)) {
-			list_add(missing, sizeof(missing),
-				 r->secret_name[0] ? r->secret_name : r->secret_id);
+			store_find_by_name(st, k->kind, *r->name, &o);
+		if (o)
+			k->ident(o, &id, &name);
+		if (!o || ((*r->name)[0] && strcmp(name, *r->name) != 0)) {
+			list_add(missing, sizeof(missing), ref_label(r));
 			n_missing++;
 			continue;
 		}
-		set_str(&r->secret_id, s->meta->id);
-		set_str(&r->secret_name, s->spec->annotations->name);
+		set_str(r->id, id);
+		set_str(r->name, name);
 	}
 	if (n_missing)
-		FAIL(-EINVAL, "secret%s not found: %s", n_missing > 1 ? "s" : "", missing);
+		FAIL(-EINVAL, "%s%s not found: %s", k->noun, n_missing > 1 ? "s" : "", missing);
 	return 0;
 }
 
-static int validate_configs(const struct store *st, Shoal__ContainerSpec *c, char *msg,
-			    size_t msglen)
+static void secret_ident(const void *obj, const char **id, const char **name)
 {
-	char missing[256] = "";
-	size_t n_missing = 0;
+	const Shoal__Secret *s = obj;
 
-	for (size_t i = 0; i < c->n_configs; i++) {
-		Shoal__ConfigReference *r = c->configs[i];
-		if (!r->config_id[0] && !r->config_name[0])
-			FAIL(-EINVAL, "malformed config reference");
-		if (!r->file) /* a runtime target */
-			continue;
-		if (!r->file->name[0])
-			FAIL(-EINVAL, "malformed file config reference, invalid target file name "
-				      "provided");
-		for (size_t k = 0; k < i; k++)
-			if (c->configs[k]->file &&
-			    strcmp(c->configs[k]->file->name, r->file->name) == 0)
-				FAIL(-EINVAL,
-				     "config references '%s' and '%s' have a conflicting target: "
-				     "'%s'",
-				     c->configs[k]->config_name[0] ? c->configs[k]->config_name
-								   : c->configs[k]->config_id,
-				     r->config_name[0] ? r->config_name : r->config_id,
-				     r->file->name);
-	}
-	for (size_t i = 0; i < c->n_configs; i++) {
-		Shoal__ConfigReference *r = c->configs[i];
-		const Shoal__Config *s = NULL;
-		if (r->config_id[0])
-			s = store_get_config(st, r->config_id);
-		else
-			store_find_config_by_name(st, r->config_name, &s);
-		if (!s || (r->config_name[0] &&
-			   strcmp(s->spec->annotations->name, r->config_name) != 0)) {
-			list_add(missing, sizeof(missing),
-				 r->config_name[0] ? r->config_name : r->config_id);
-			n_missing++;
-			continue;
-		}
-		set_str(&r->config_id, s->meta->id);
-		set_str(&r->config_name, s->spec->annotations->name);
-	}
-	if (n_missing)
-		FAIL(-EINVAL, "config%s not found: %s", n_missing > 1 ? "s" : "", missing);
-	return 0;
+	*id = s->meta->id;
+	*name = s->spec->annotations->name;
+}
+
+static void config_ident(const void *obj, const char **id, const char **name)
+{
+	const Shoal__Config *s = obj;
+
+	*id = s->meta->id;
+	*name = s->spec->annotations->name;
+}
+
+static const struct ref_kind secret_refs = {"secret", STORE_SECRET, 1, secret_ident};
+static const struct ref_kind config_refs = {"config", STORE_CONFIG, 0, config_ident};
+
+static int validate_secrets_configs(const struct store *st, Shoal__ContainerSpec *c, char *msg,
+				    size_t msglen)
+{
+	size_t n = c->n_secrets > c->n_configs ? c->n_secrets : c->n_configs;
+	struct ref_view *v = xcalloc(n ? n : 1, sizeof(*v));
+	int rv;
+
+	for (size_t i = 0; i < c->n_secrets; i++)
+		v[i] = (struct ref_view){&c->secrets[i]->secret_id, &c->secrets[i]->secret_name,
+					 c->secrets[i]->file};
+	rv = validate_refs(st, &secret_refs, v, c->n_secrets, msg, msglen);
+	for (size_t i = 0; rv == 0 && i < c->n_configs; i++)
+		v[i] = (struct ref_view){&c->configs[i]->config_id, &c->configs[i]->config_name,
+					 c->configs[i]->file};
+	if (rv == 0)
+		rv = validate_refs(st, &config_refs, v, c->n_configs, msg, msglen);
+	free(v);
+	return rv;
 }
 
 static int validate_container(const struct store *st, Shoal__ContainerSpec *c, char *msg,
@@ -375,8 +387,7 @@ static int validate_container(const struct store *st, Shoal__ContainerSpec *c, c
 			     (long long) c->ulimits[i]->hard);
 	if ((rv = validate_mounts(c, msg, msglen)) ||
 	    (rv = validate_health(c->healthcheck, msg, msglen)) ||
-	    (rv = validate_secrets(st, c, msg, msglen)) ||
-	    (rv = validate_configs(st, c, msg, msglen)))
+	    (rv = validate_secrets_configs(st, c, msg, msglen)))
 		return rv;
 	return 0;
 }

@@ -66,28 +66,6 @@ void ctl_task_name(const Shoal__Task *t, char *out, size_t cap)
 		snprintf(out, cap, "%s.%s.%s", svc, t->node_id, t->meta->id);
 }
 
-static int task_spec_equal(const Shoal__TaskSpec *a, const Shoal__TaskSpec *b)
-{
-	size_t la, lb;
-	uint8_t *pa, *pb;
-	int eq;
-
-	if (!a || !b)
-		return a == b;
-	la = shoal__task_spec__get_packed_size(a);
-	lb = shoal__task_spec__get_packed_size(b);
-	if (la != lb)
-		return 0;
-	pa = xmalloc(la + 1);
-	pb = xmalloc(lb + 1);
-	shoal__task_spec__pack(a, pa);
-	shoal__task_spec__pack(b, pb);
-	eq = memcmp(pa, pb, la) == 0;
-	free(pa);
-	free(pb);
-	return eq;
-}
-
 int ctl_task_up_to_date(const struct store *st, const Shoal__Task *t)
 {
 	const Shoal__Service *s = store_get_service(st, t->service_id);
@@ -96,20 +74,16 @@ int ctl_task_up_to_date(const struct store *st, const Shoal__Task *t)
 		return 0;
 	/* Same spec version, or (a change elsewhere in the service spec,
 	 * e.g. replicas) the same task spec: the task need not be replaced. */
-	return t->spec_version == s->spec_version || task_spec_equal(t->spec, s->spec->task);
+	return t->spec_version == s->spec_version ||
+	       ctl_msg_equal((const ProtobufCMessage *) t->spec,
+			     (const ProtobufCMessage *) s->spec->task);
 }
 
-/* A task list request with its references resolved. */
-struct task_list {
-	const struct store *st;
-	const Shoal__ListRequest *req;
-	Shoal__Task **items;
-	size_t n, cap;
-};
-
-static int task_matches(const struct task_list *l, const Shoal__Task *t, const char *key,
-			const char *v)
+/* arg is the store. "_up-to-date" ignores the value: any value asks for it
+ * (moby: len(values) != 0). */
+static int task_matches(const void *obj, const char *key, const char *v, const void *arg)
 {
+	const Shoal__Task *t = obj;
 	char name[256];
 
 	if (strcmp(key, "id") == 0)
@@ -133,39 +107,8 @@ static int task_matches(const struct task_list *l, const Shoal__Task *t, const c
 		return strcmp(v, t->spec && t->spec->network_attachment ? "attachment"
 									: "container") == 0;
 	if (strcmp(key, "_up-to-date") == 0)
-		return ctl_task_up_to_date(l->st, t);
+		return ctl_task_up_to_date(arg, t);
 	return 0;
-}
-
-static int task_list_cb(const void *obj, void *varg)
-{
-	struct task_list *l = varg;
-	const Shoal__Task *t = obj;
-
-	for (size_t i = 0; i < l->req->n_filters; i++) {
-		Shoal__ListRequest__FiltersEntry *e = l->req->filters[i];
-		int up = strcmp(e->key, "_up-to-date") == 0;
-		int any = !e->value || e->value->n_values == 0;
-		if (up) /* any value asks for it (moby: len(values) != 0) */
-			any = !any ? task_matches(l, t, e->key, "") : 1;
-		for (size_t j = 0; !up && e->value && j < e->value->n_values && !any; j++)
-			any = task_matches(l, t, e->key, e->value->values[j]);
-		if (!any)
-			return 0;
-	}
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->items = xrealloc(l->items, l->cap * sizeof(*l->items));
-	}
-	l->items[l->n++] = (Shoal__Task *) t;
-	return 0;
-}
-
-static int by_id(const void *a, const void *b)
-{
-	const Shoal__Task *x = *(const Shoal__Task *const *) a,
-			  *y = *(const Shoal__Task *const *) b;
-	return strcmp(x->meta->id, y->meta->id);
 }
 
 /* Replaces service and node references by ids and checks desired-state
@@ -212,16 +155,14 @@ void ctl_task_list(struct ctl *c, const uint8_t *body, size_t len, ctl_reply_fn 
 					   "runtime", "_up-to-date", NULL};
 	Shoal__ListRequest *req = shoal__list_request__unpack(NULL, len, body);
 	Shoal__TaskListResponse resp = SHOAL__TASK_LIST_RESPONSE__INIT;
-	struct task_list l = {.st = c->store};
+	struct ctl_list l = {.req = req, .match = task_matches, .arg = c->store};
 
 	if (!req)
 		return ctl_reply_err(cb, arg, -EINVAL, "malformed task list request");
-	l.req = req;
 	if (ctl_check_filters(req, keys, cb, arg) == 0 && resolve_refs(c, req, cb, arg) == 0) {
-		store_foreach_task(c->store, task_list_cb, &l);
-		if (l.n)
-			qsort(l.items, l.n, sizeof(*l.items), by_id);
-		resp.tasks = l.items;
+		store_foreach_task(c->store, ctl_list_add, &l);
+		ctl_list_sort(&l);
+		resp.tasks = (Shoal__Task **) l.items;
 		resp.n_tasks = l.n;
 		ctl_reply_msg(cb, arg, &resp.base);
 	}

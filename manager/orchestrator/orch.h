@@ -70,6 +70,24 @@ uint64_t orch_proposals(const struct orch *o);
 extern const struct orch_pump_ops orch_replicated_ops;
 extern const struct orch_pump_ops orch_reaper_ops;
 
+/* A task's observed state (NEW while it has no status). */
+static inline Shoal__TaskState orch_task_state(const Shoal__Task *t)
+{
+	return t->status ? t->status->state : SHOAL__TASK_STATE__TASK_STATE_NEW;
+}
+
+/* When a task's state last changed: its status timestamp, else its creation time (0 if none). */
+static inline int64_t orch_task_stamp(const Shoal__Task *t)
+{
+	if (t->status && t->status->timestamp)
+		return t->status->timestamp;
+	return t->meta ? t->meta->created_at : 0;
+}
+
+/* A store_foreach_task callback: adds the task's service id (if any) to the orch_idset `set`.
+ * Returns 0. */
+int orch_mark_task_service(const void *obj, void *set);
+
 /* 1 if `t` is on a node that cannot run it: assigned to a node that is gone, down or drained. */
 int orch_node_invalid(const struct store *s, const Shoal__Task *t);
 

@@ -210,3 +210,40 @@ void orch_pump_kick_full(struct orch_pump *p)
 	p->full = 1;
 	arm(p, 0);
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* orch_unit */
+
+int orch_unit_start(struct orch_unit *u, void *data, const char *name, uv_loop_t *loop,
+		    struct store *store, struct ctl_proposer proposer, unsigned kinds,
+		    const struct orch_pump_ops *ops)
+{
+	memset(u, 0, sizeof(*u));
+	u->pump.data = data;
+	u->pump.name = name;
+	orch_pump_start(&u->pump, loop, store, proposer, kinds, ops);
+	u->running = 1;
+	return 0;
+}
+
+static void unit_closed(void *arg)
+{
+	struct orch_unit *u = arg;
+
+	orch_idset_clear(&u->ids);
+	if (u->stop_cb)
+		u->stop_cb(u->stop_arg);
+}
+
+void orch_unit_stop(struct orch_unit *u, void (*cb)(void *arg), void *arg)
+{
+	if (!u->running) {
+		if (cb)
+			cb(arg);
+		return;
+	}
+	u->running = 0;
+	u->stop_cb = cb;
+	u->stop_arg = arg;
+	orch_pump_stop(&u->pump, unit_closed, u);
+}

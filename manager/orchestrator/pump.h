@@ -76,4 +76,26 @@ void orch_pump_wake(struct orch_pump *p, uint64_t delay_ms);
 /* Asks for a full pass soon (a component noticed it could not finish, e.g. a full batch). */
 void orch_pump_kick_full(struct orch_pump *p);
 
+/* ------------------------------------------------------------------------------------------ */
+/* A leader component that is one pump and one set of object ids to look at (the allocator, the
+ * scheduler): their start and stop. */
+
+struct orch_unit {
+	struct orch_pump pump;
+	struct orch_idset ids; /* the component's; freed when the unit stops */
+	int running;
+	void (*stop_cb)(void *arg);
+	void *stop_arg;
+};
+
+/* Zeroes `u` and starts its pump (orch_pump_start) with pump.data = data and pump.name = name.
+ * Returns 0. The caller must orch_unit_stop() it. */
+int orch_unit_start(struct orch_unit *u, void *data, const char *name, uv_loop_t *loop,
+		    struct store *store, struct ctl_proposer proposer, unsigned kinds,
+		    const struct orch_pump_ops *ops);
+
+/* Stops the pump and frees the ids; `cb(arg)` runs once the pump is closed (cb may be NULL).
+ * Safe on a unit never started (zeroed) or already stopped: cb runs at once. */
+void orch_unit_stop(struct orch_unit *u, void (*cb)(void *arg), void *arg);
+
 #endif

@@ -26,22 +26,10 @@ struct reap {
 	size_t n, cap;
 };
 
-static Shoal__TaskState state_of(const Shoal__Task *t)
-{
-	return t->status ? t->status->state : ST(NEW);
-}
-
-static int64_t stamp_of(const Shoal__Task *t)
-{
-	if (t->status && t->status->timestamp)
-		return t->status->timestamp;
-	return t->meta ? t->meta->created_at : 0;
-}
-
 static int dead(const Shoal__Task *t)
 {
-	return state_of(t) > ST(RUNNING) ||
-	       (state_of(t) < ST(ASSIGNED) && t->desired_state > ST(RUNNING));
+	return orch_task_state(t) > ST(RUNNING) ||
+	       (orch_task_state(t) < ST(ASSIGNED) && t->desired_state > ST(RUNNING));
 }
 
 static int collect(const void *obj, void *arg)
@@ -68,8 +56,8 @@ static int group_then_age(const void *a, const void *b)
 
 	if (c)
 		return c;
-	if (stamp_of(x) != stamp_of(y))
-		return stamp_of(x) < stamp_of(y) ? -1 : 1;
+	if (orch_task_stamp(x) != orch_task_stamp(y))
+		return orch_task_stamp(x) < orch_task_stamp(y) ? -1 : 1;
 	return strcmp(x->meta->id, y->meta->id);
 }
 
@@ -172,15 +160,6 @@ static void on_event(struct orch_pump *p, const struct store_event *ev)
 	}
 }
 
-static int mark_task_service(const void *obj, void *arg)
-{
-	const Shoal__Task *t = obj;
-
-	if (t->service_id[0])
-		orch_idset_add(arg, t->service_id);
-	return 0;
-}
-
 static void on_pass(struct orch_pump *p, struct orch_batch *b, int full)
 {
 	struct orch *o = p->data;
@@ -190,7 +169,7 @@ static void on_pass(struct orch_pump *p, struct orch_batch *b, int full)
 
 	memset(&o->reap_dirty, 0, sizeof(o->reap_dirty));
 	if (full)
-		store_foreach_task(p->store, mark_task_service, &todo);
+		store_foreach_task(p->store, orch_mark_task_service, &todo);
 	while ((id = orch_idset_next(&todo, &it))) {
 		if (orch_batch_full(b))
 			orch_idset_add(&o->reap_dirty, id);

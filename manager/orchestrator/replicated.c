@@ -48,18 +48,6 @@ struct svc_pass {
 	int truncated; /* the batch filled up: come back to this service */
 };
 
-static Shoal__TaskState state_of(const Shoal__Task *t)
-{
-	return t->status ? t->status->state : ST(NEW);
-}
-
-static int64_t stamp_of(const Shoal__Task *t)
-{
-	if (t->status && t->status->timestamp)
-		return t->status->timestamp;
-	return t->meta ? t->meta->created_at : 0;
-}
-
 int orch_node_invalid(const struct store *s, const Shoal__Task *t)
 {
 	const Shoal__Node *n;
@@ -88,7 +76,7 @@ static int needs_restart(const struct store *s, const Shoal__Task *t)
 {
 	if (t->desired_state > ST(RUNNING))
 		return 0;
-	return state_of(t) > ST(RUNNING) || orch_node_invalid(s, t);
+	return orch_task_state(t) > ST(RUNNING) || orch_node_invalid(s, t);
 }
 
 /* Its node still runs it: the agent will stop it since its desired state moved on. */
@@ -96,7 +84,7 @@ static int still_running_somewhere(const struct store *s, const Shoal__Task *t)
 {
 	const Shoal__Node *n;
 
-	if (state_of(t) > ST(RUNNING) || !t->node_id || !t->node_id[0])
+	if (orch_task_state(t) > ST(RUNNING) || !t->node_id || !t->node_id[0])
 		return 0;
 	n = store_get_node(s, t->node_id);
 	return n && !(n->status && n->status->state == SHOAL__NODE_STATE__NODE_STATE_DOWN);
@@ -168,7 +156,7 @@ static int collect(const void *obj, void *arg)
 static int by_slot_then_age(const void *a, const void *b)
 {
 	const Shoal__Task *x = ((const struct tinfo *) a)->t, *y = ((const struct tinfo *) b)->t;
-	int64_t sx = stamp_of(x), sy = stamp_of(y);
+	int64_t sx = orch_task_stamp(x), sy = orch_task_stamp(y);
 
 	if (x->slot != y->slot)
 		return x->slot < y->slot ? -1 : 1;
@@ -209,7 +197,7 @@ static void judge_slot(struct svc_pass *x, struct slotinfo *sl)
 			continue;
 		if (!needs_restart(x->st, t)) {
 			sl->live = 1;
-			sl->running = state_of(t) == ST(RUNNING);
+			sl->running = orch_task_state(t) == ST(RUNNING);
 			sl->node = t->node_id && t->node_id[0] ? t->node_id : NULL;
 			continue;
 		}
@@ -336,7 +324,7 @@ static void start_delayed(struct svc_pass *x, struct slotinfo *sl)
 		int64_t created, delay, due;
 
 		if (t->desired_state != ST(READY) || x->ts[i].next >= 0 ||
-		    state_of(t) > ST(RUNNING))
+		    orch_task_state(t) > ST(RUNNING))
 			continue;
 		for (size_t j = sl->first; j < sl->first + sl->n; j++)
 			if (j != i && x->ts[j].t->desired_state > ST(RUNNING))
@@ -477,7 +465,7 @@ static int mark_service(const void *obj, void *arg)
 	return 0;
 }
 
-static int mark_task_service(const void *obj, void *arg)
+int orch_mark_task_service(const void *obj, void *arg)
 {
 	const Shoal__Task *t = obj;
 
@@ -497,7 +485,7 @@ static void on_pass(struct orch_pump *p, struct orch_batch *b, int full)
 	memset(&o->dirty, 0, sizeof(o->dirty));
 	if (full) {
 		store_foreach_service(p->store, mark_service, &todo);
-		store_foreach_task(p->store, mark_task_service, &todo);
+		store_foreach_task(p->store, orch_mark_task_service, &todo);
 	}
 	/* Delayed replacements are looked at again; they re-register if still waiting. */
 	while ((id = orch_idset_next(&o->waiting, &it)))

@@ -81,7 +81,7 @@ int orch_should_restart(struct orch *o, const Shoal__Task *t, int64_t now_ns)
 	/* No policy at all is Docker's default: any. */
 	Shoal__RestartPolicy__Condition cond =
 	    rp ? rp->condition : SHOAL__RESTART_POLICY__CONDITION__ANY;
-	Shoal__TaskState st = t->status ? t->status->state : SHOAL__TASK_STATE__TASK_STATE_NEW;
+	Shoal__TaskState st = orch_task_state(t);
 	struct orch_hist *h;
 	uint64_t count = 0;
 

@@ -213,9 +213,10 @@ static void on_event(struct orch_pump *p, const struct store_event *ev)
 	if (ev->kind != STORE_TASK)
 		return; /* node changes only re-run the pass */
 	if (ev->obj.task && wants_node(ev->obj.task))
-		orch_idset_add(&s->pending, ev->obj.task->meta->id);
+		orch_idset_add(&s->unit.ids, ev->obj.task->meta->id);
 	else
-		orch_idset_del(&s->pending, (ev->obj.task ? ev->obj.task : ev->old.task)->meta->id);
+		orch_idset_del(&s->unit.ids,
+			       (ev->obj.task ? ev->obj.task : ev->old.task)->meta->id);
 }
 
 static int mark_pending(const void *obj, void *arg)
@@ -248,12 +249,12 @@ static void on_pass(struct orch_pump *p, struct orch_batch *b, int full)
 	size_t it = 0;
 
 	if (full) {
-		orch_idset_clear(&s->pending);
-		store_foreach_task(p->store, mark_pending, &s->pending);
+		orch_idset_clear(&s->unit.ids);
+		store_foreach_task(p->store, mark_pending, &s->unit.ids);
 	}
-	if (!s->pending.len)
+	if (!s->unit.ids.len)
 		return;
-	while ((id = orch_idset_next(&s->pending, &it))) {
+	while ((id = orch_idset_next(&s->unit.ids, &it))) {
 		const Shoal__Task *t = store_get_task(p->store, id);
 
 		if (!t || !wants_node(t))
@@ -286,38 +287,16 @@ static const struct orch_pump_ops ops = {
 
 int sched_start(struct sched *s, uv_loop_t *loop, struct store *store, struct ctl_proposer p)
 {
-	memset(s, 0, sizeof(*s));
-	s->pump.data = s;
-	s->pump.name = "sched";
-	orch_pump_start(&s->pump, loop, store, p,
-			STORE_KIND_BIT(STORE_TASK) | STORE_KIND_BIT(STORE_NODE), &ops);
-	s->running = 1;
-	return 0;
-}
-
-static void closed(void *arg)
-{
-	struct sched *s = arg;
-
-	orch_idset_clear(&s->pending);
-	if (s->stop_cb)
-		s->stop_cb(s->stop_arg);
+	return orch_unit_start(&s->unit, s, "sched", loop, store, p,
+			       STORE_KIND_BIT(STORE_TASK) | STORE_KIND_BIT(STORE_NODE), &ops);
 }
 
 void sched_stop(struct sched *s, void (*cb)(void *arg), void *arg)
 {
-	if (!s->running) {
-		if (cb)
-			cb(arg);
-		return;
-	}
-	s->running = 0;
-	s->stop_cb = cb;
-	s->stop_arg = arg;
-	orch_pump_stop(&s->pump, closed, s);
+	orch_unit_stop(&s->unit, cb, arg);
 }
 
 uint64_t sched_proposals(const struct sched *s)
 {
-	return s->pump.proposals;
+	return s->unit.pump.proposals;
 }

@@ -24,11 +24,7 @@
 #include "manager/store/store.h"
 
 struct sched {
-	struct orch_pump pump;
-	struct orch_idset pending; /* ids of tasks waiting for a node */
-	int running;
-	void (*stop_cb)(void *arg);
-	void *stop_arg;
+	struct orch_unit unit; /* unit.ids: ids of tasks waiting for a node */
 };
 
 /* Starts the scheduler on `loop` (when this manager becomes leader, after the barrier): it

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -24,6 +25,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -458,6 +460,31 @@ FAKE_FN void expect_req(struct fake_server *s, size_t i, const char *method, con
 	cr_expect_str_eq(r->method, method, "request #%zu method", i);
 	cr_expect_str_eq(r->path, path, "request #%zu path", i);
 	cr_expect_str_eq(r->query, query ? query : "", "request #%zu query", i);
+}
+
+/* Expects the body of request #i to equal `want` as JSON values. */
+FAKE_FN void expect_req_json(struct fake_server *s, size_t i, const char *want)
+{
+	json_error_t e1, e2;
+	json_t *got = json_loads(fake_req(s, i)->body, 0, &e1);
+	json_t *exp = json_loads(want, 0, &e2);
+
+	cr_assert(got, "request #%zu body is not JSON: %s", i, fake_req(s, i)->body);
+	cr_assert(exp, "bad expectation: %s", e2.text);
+	cr_expect(json_equal(got, exp), "request #%zu body\n got: %s\nwant: %s", i,
+		  fake_req(s, i)->body, want);
+	json_decref(got);
+	json_decref(exp);
+}
+
+/* RFC 3339 UTC time `ago` seconds before now, into out. */
+FAKE_FN void fake_ts_ago(long ago, char *out, size_t n)
+{
+	time_t t = time(NULL) - ago;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 #endif

@@ -47,21 +47,6 @@ static void route_list(void)
 	free(info);
 }
 
-/* Asserts the recorded body equals `want` as JSON (and prints both if not). */
-static void expect_json_body(size_t i, const char *want)
-{
-	json_error_t e1, e2;
-	json_t *got = json_loads(fake_req(&srv, i)->body, 0, &e1);
-	json_t *exp = json_loads(want, 0, &e2);
-
-	cr_assert(got, "request #%zu body is not JSON: %s", i, fake_req(&srv, i)->body);
-	cr_assert(exp, "bad expectation: %s", e2.text);
-	cr_expect(json_equal(got, exp), "request #%zu body\n got: %s\nwant: %s", i,
-		  fake_req(&srv, i)->body, want);
-	json_decref(got);
-	json_decref(exp);
-}
-
 /* ------------------------------------------------------------------------ */
 /* ls                                                                        */
 
@@ -314,8 +299,9 @@ Test(cli_node, update_labels_and_role)
 		"--label-rm", "zone", "--role", "worker", NODE2, NULL);
 	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
 	expect_req(&srv, 1, "POST", "/v1.41/nodes/" NODE2 "/update", "version=17");
-	expect_json_body(1, "{\"Name\":\"second\",\"Labels\":{\"ssd\":\"\",\"a\":\"1\",\"b\":\"\"},"
-			    "\"Role\":\"worker\",\"Availability\":\"active\"}");
+	expect_req_json(&srv, 1,
+			"{\"Name\":\"second\",\"Labels\":{\"ssd\":\"\",\"a\":\"1\",\"b\":\"\"},"
+			"\"Role\":\"worker\",\"Availability\":\"active\"}");
 	run_free(&r);
 
 	run_cli(&srv, &r, NULL, "node", "update", "--label-rm", "nope", NODE2, NULL);
@@ -353,7 +339,8 @@ Test(cli_node, promote_and_demote_messages)
 				"Node " NODE2 " is already a manager.\n");
 	cr_assert_eq(srv.nreqs, 3);
 	expect_req(&srv, 1, "POST", "/v1.41/nodes/" NODE1 "/update", "version=9");
-	expect_json_body(1, "{\"Labels\":null,\"Role\":\"manager\",\"Availability\":\"drain\"}");
+	expect_req_json(&srv, 1,
+			"{\"Labels\":null,\"Role\":\"manager\",\"Availability\":\"drain\"}");
 	run_free(&r);
 
 	run_cli(&srv, &r, NULL, "node", "demote", "node-2", "node-1", NULL);

@@ -24,30 +24,6 @@ static void teardown(void)
 
 TestSuite(cli_secret, .init = setup, .fini = teardown);
 
-static void expect_json_body(size_t i, const char *want)
-{
-	json_error_t e1, e2;
-	json_t *got = json_loads(fake_req(&srv, i)->body, 0, &e1);
-	json_t *exp = json_loads(want, 0, &e2);
-
-	cr_assert(got, "request #%zu body is not JSON: %s", i, fake_req(&srv, i)->body);
-	cr_assert(exp, "bad expectation: %s", e2.text);
-	cr_expect(json_equal(got, exp), "request #%zu body\n got: %s\nwant: %s", i,
-		  fake_req(&srv, i)->body, want);
-	json_decref(got);
-	json_decref(exp);
-}
-
-/* RFC 3339 UTC time `ago` seconds before now. */
-static void ts_ago(long ago, char *out, size_t n)
-{
-	time_t t = time(NULL) - ago;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* Writes `content` to a fresh temporary file; returns its path (static). */
 static const char *tmp_file(const char *content)
 {
@@ -79,8 +55,9 @@ Test(cli_secret, create_from_file_sends_base64_data_and_labels)
 	cr_expect_str_eq(r.err, "");
 	cr_assert_eq(srv.nreqs, 1);
 	expect_req(&srv, 0, "POST", "/v1.41/secrets/create", NULL);
-	expect_json_body(0, "{\"Name\":\"db_pass\",\"Labels\":{\"env\":\"prod\",\"team\":\"\","
-			    "\"a\":\"b=c\"},\"Data\":\"czNjcjN0Cg==\"}");
+	expect_req_json(&srv, 0,
+			"{\"Name\":\"db_pass\",\"Labels\":{\"env\":\"prod\",\"team\":\"\","
+			"\"a\":\"b=c\"},\"Data\":\"czNjcjN0Cg==\"}");
 	run_free(&r);
 }
 
@@ -92,7 +69,8 @@ Test(cli_secret, create_reads_stdin_for_dash)
 	run_cli(&srv, &r, "hello, world", "secret", "create", "greeting", "-", NULL);
 	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
 	cr_expect_str_eq(r.out, SID2 "\n");
-	expect_json_body(0, "{\"Name\":\"greeting\",\"Labels\":{},\"Data\":\"aGVsbG8sIHdvcmxk\"}");
+	expect_req_json(&srv, 0,
+			"{\"Name\":\"greeting\",\"Labels\":{},\"Data\":\"aGVsbG8sIHdvcmxk\"}");
 	run_free(&r);
 }
 
@@ -131,8 +109,9 @@ Test(cli_secret, create_with_driver_sends_no_data)
 	run_cli(&srv, &r, NULL, "secret", "create", "--driver", "vault", "--template-driver",
 		"golang", "x", NULL);
 	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
-	expect_json_body(0, "{\"Name\":\"x\",\"Labels\":{},\"Driver\":{\"Name\":\"vault\"},"
-			    "\"Templating\":{\"Name\":\"golang\"}}");
+	expect_req_json(&srv, 0,
+			"{\"Name\":\"x\",\"Labels\":{},\"Driver\":{\"Name\":\"vault\"},"
+			"\"Templating\":{\"Name\":\"golang\"}}");
 	run_free(&r);
 }
 
@@ -177,8 +156,8 @@ static void route_secrets(void)
 {
 	char t3h[64], t10m[64], body[1024];
 
-	ts_ago(3 * 3600, t3h, sizeof(t3h));
-	ts_ago(10 * 60, t10m, sizeof(t10m));
+	fake_ts_ago(3 * 3600, t3h, sizeof(t3h));
+	fake_ts_ago(10 * 60, t10m, sizeof(t10m));
 	snprintf(body, sizeof(body),
 		 "[{\"ID\":\"" SID1 "\",\"Version\":{\"Index\":11},\"CreatedAt\":\"%s\","
 		 "\"UpdatedAt\":\"%s\",\"Spec\":{\"Name\":\"db10\",\"Labels\":{\"b\":\"2\","
@@ -374,15 +353,16 @@ Test(cli_secret, config_create_from_stdin_and_file)
 	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
 	cr_expect_str_eq(r.out, CID1 "\n");
 	expect_req(&srv, 0, "POST", "/v1.41/configs/create", NULL);
-	expect_json_body(0, "{\"Name\":\"web.conf\",\"Labels\":{\"app\":\"web\"},"
-			    "\"Data\":\"bGlzdGVuIDgw\"}");
+	expect_req_json(&srv, 0,
+			"{\"Name\":\"web.conf\",\"Labels\":{\"app\":\"web\"},"
+			"\"Data\":\"bGlzdGVuIDgw\"}");
 	run_free(&r);
 
 	f = tmp_file("a");
 	run_cli(&srv, &r, NULL, "config", "create", "c2", f, NULL);
 	unlink(f);
 	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
-	expect_json_body(1, "{\"Name\":\"c2\",\"Labels\":{},\"Data\":\"YQ==\"}");
+	expect_req_json(&srv, 1, "{\"Name\":\"c2\",\"Labels\":{},\"Data\":\"YQ==\"}");
 	run_free(&r);
 }
 

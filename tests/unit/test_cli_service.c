@@ -65,15 +65,6 @@ static void expect_at(json_t *root, const char *path, const char *want_json)
 	json_decref(want);
 }
 
-static void ts_ago(long ago, char *out, size_t n)
-{
-	time_t t = time(NULL) - ago;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* ------------------------------------------------------------------------ */
 /* create                                                                    */
 
@@ -304,8 +295,8 @@ Test(cli_service, ps_names_slots_and_indents_history)
 	struct cli_run r;
 	char t1[32], t2[32], body[4096];
 
-	ts_ago(5, t1, sizeof(t1));
-	ts_ago(120, t2, sizeof(t2));
+	fake_ts_ago(5, t1, sizeof(t1));
+	fake_ts_ago(120, t2, sizeof(t2));
 	snprintf(body, sizeof(body),
 		 "[{\"ID\":\"" TASK2 "\",\"ServiceID\":\"" SVC1 "\",\"Slot\":1,\"NodeID\":\"" NODE1
 		 "\",\"CreatedAt\":\"%s\",\"DesiredState\":\"shutdown\",\"Status\":{\"State\":"

@@ -1,61 +1,11 @@
 /* controlapi and dispatcher on a real store with a synchronous proposer. */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <sodium.h>
 #include <string.h>
 
 #include "common/err.h"
-#include "common/log.h"
 #include "manager/ca/ca.h"
-#include "manager/controlapi/ctl.h"
-#include "proto/control.pb-c.h"
-
-static struct store *st;
-static uint64_t next_index;
-static struct ctl c;
-
-static int sync_propose(void *ctx, Shoal__StoreActionBatch *b, ctl_done_cb cb, void *arg)
-{
-	struct store_result res;
-
-	b->timestamp = 1700000000000000000LL + (int64_t) next_index;
-	cr_assert_eq(store_apply_batch(st, b, ++next_index, &res), 0);
-	cb(arg, 0, &res);
-	return 0;
-}
-
-struct reply {
-	int called;
-	int status;
-	char msg[512];
-	uint8_t body[65536];
-	size_t len;
-};
-
-static void on_reply(void *arg, int status, const char *msg, const uint8_t *body, size_t len)
-{
-	struct reply *r = arg;
-
-	r->called++;
-	r->status = status;
-	snprintf(r->msg, sizeof(r->msg), "%s", msg ? msg : "");
-	cr_assert_leq(len, sizeof(r->body));
-	if (len)
-		memcpy(r->body, body, len);
-	r->len = len;
-}
-
-static struct reply call(const char *method, const ProtobufCMessage *m)
-{
-	struct reply r = {0};
-	uint8_t *buf = malloc(protobuf_c_message_get_packed_size(m) + 1);
-	size_t len = protobuf_c_message_pack(m, buf);
-
-	ctl_call(&c, method, buf, len, on_reply, &r);
-	free(buf);
-	cr_assert_eq(r.called, 1, "%s replied %d times", method, r.called);
-	return r;
-}
+#include "tests/unit/test_ctl.h"
 
 static void noop_done(void *arg, int status, const struct store_result *res)
 {
@@ -98,12 +48,7 @@ static void setup(void)
 	struct ctl_batch b;
 	char cid[ID_LEN + 1];
 
-	cr_assert_geq(sodium_init(), 0);
-	log_set_level(LOG_LERROR);
-	st = store_new();
-	next_index = 0;
-	c.store = st;
-	c.proposer.propose = sync_propose;
+	ctl_fixture_init();
 	id_new(cid);
 	meta.id = cid;
 	cl.meta = &meta;
@@ -116,12 +61,7 @@ static void setup(void)
 	shoal__root_ca__free_unpacked(cl.root_ca, NULL);
 }
 
-static void teardown(void)
-{
-	store_free(st);
-}
-
-TestSuite(ctl, .init = setup, .fini = teardown);
+TestSuite(ctl, .init = setup, .fini = ctl_fixture_fini);
 
 static Shoal__Node *get_node(const char *ref, struct reply *out)
 {

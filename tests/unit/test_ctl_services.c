@@ -3,59 +3,11 @@
  * ServiceStatus, and secrets refused while in use. */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <sodium.h>
 #include <string.h>
 
 #include "common/err.h"
 #include "common/id.h"
-#include "common/log.h"
-#include "manager/controlapi/ctl.h"
-#include "proto/control.pb-c.h"
-
-static struct store *st;
-static uint64_t next_index;
-static struct ctl c;
-
-static int sync_propose(void *ctx, Shoal__StoreActionBatch *b, ctl_done_cb cb, void *arg)
-{
-	struct store_result res;
-
-	b->timestamp = 1700000000000000000LL + (int64_t) next_index;
-	cr_assert_eq(store_apply_batch(st, b, ++next_index, &res), 0);
-	cb(arg, 0, &res);
-	return 0;
-}
-
-struct reply {
-	int status;
-	char msg[512];
-	uint8_t body[65536];
-	size_t len;
-};
-
-static void on_reply(void *arg, int status, const char *msg, const uint8_t *body, size_t len)
-{
-	struct reply *r = arg;
-
-	r->status = status;
-	snprintf(r->msg, sizeof(r->msg), "%s", msg ? msg : "");
-	cr_assert_leq(len, sizeof(r->body));
-	if (len)
-		memcpy(r->body, body, len);
-	r->len = len;
-}
-
-static struct reply call(const char *method, const ProtobufCMessage *m)
-{
-	struct reply r = {.status = 12345};
-	uint8_t *buf = malloc(protobuf_c_message_get_packed_size(m) + 1);
-	size_t len = protobuf_c_message_pack(m, buf);
-
-	ctl_call(&c, method, buf, len, on_reply, &r);
-	free(buf);
-	cr_assert_neq(r.status, 12345, "%s never replied", method);
-	return r;
-}
+#include "tests/unit/test_ctl.h"
 
 static void apply(Shoal__StoreAction__Kind kind, Shoal__StoreAction__TargetCase target, void *obj)
 {
@@ -68,23 +20,7 @@ static void apply(Shoal__StoreAction__Kind kind, Shoal__StoreAction__TargetCase 
 	cr_assert_eq(res.err, 0, "%s", res.msg);
 }
 
-static void setup(void)
-{
-	cr_assert_geq(sodium_init(), 0);
-	log_set_level(LOG_LERROR);
-	st = store_new();
-	next_index = 0;
-	memset(&c, 0, sizeof(c));
-	c.store = st;
-	c.proposer.propose = sync_propose;
-}
-
-static void teardown(void)
-{
-	store_free(st);
-}
-
-TestSuite(ctl_services, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(ctl_services, .init = ctl_fixture_init, .fini = ctl_fixture_fini, .timeout = 60);
 
 /* A spec on the stack: fill, then tweak fields before calling. */
 struct spec {
@@ -117,20 +53,30 @@ static struct reply create(struct spec *x)
 	return call("service.create", &x->s.base);
 }
 
-/* Creates a valid service, returns its id in `id`. */
-static void create_ok(const char *name, uint64_t replicas, char id[ID_LEN + 1])
+/* Creates the service of `x`, asserting success; its id in `id`, the stored service returned. */
+static const Shoal__Service *create_spec_ok(struct spec *x, char id[ID_LEN + 1])
 {
-	struct spec x;
-	struct reply r;
+	struct reply r = create(x);
 	Shoal__CreateResponse *cr;
+	const Shoal__Service *s;
 
-	spec_init(&x, name, "busybox", replicas);
-	r = create(&x);
-	cr_assert_eq(r.status, 0, "create %s: %s", name, r.msg);
+	cr_assert_eq(r.status, 0, "create %s: %s", x->a.name, r.msg);
 	cr = shoal__create_response__unpack(NULL, r.len, r.body);
 	cr_assert_not_null(cr);
 	strcpy(id, cr->id);
 	shoal__create_response__free_unpacked(cr, NULL);
+	s = store_get_service(st, id);
+	cr_assert_not_null(s);
+	return s;
+}
+
+/* Creates a valid service, returns its id in `id`. */
+static void create_ok(const char *name, uint64_t replicas, char id[ID_LEN + 1])
+{
+	struct spec x;
+
+	spec_init(&x, name, "busybox", replicas);
+	create_spec_ok(&x, id);
 }
 
 static void expect_refused(struct spec *x, int status, const char *msg)
@@ -204,22 +150,81 @@ Test(ctl_services, create_validation_messages)
 	cr_expect_eq(store_count(st, STORE_SERVICE), 0, "a refused spec was stored");
 }
 
-static void add_secret(const char *name, char id[ID_LEN + 1])
+/* Stores a secret or a config (`target`) named `name`, with data "x". */
+static void add_blob(Shoal__StoreAction__TargetCase target, const char *name, char id[ID_LEN + 1])
 {
-	Shoal__Secret s = SHOAL__SECRET__INIT;
+	Shoal__Secret sec = SHOAL__SECRET__INIT;
+	Shoal__SecretSpec sspec = SHOAL__SECRET_SPEC__INIT;
+	Shoal__Config cfg = SHOAL__CONFIG__INIT;
+	Shoal__ConfigSpec cspec = SHOAL__CONFIG_SPEC__INIT;
 	Shoal__Meta m = SHOAL__META__INIT;
-	Shoal__SecretSpec spec = SHOAL__SECRET_SPEC__INIT;
 	Shoal__Annotations a = SHOAL__ANNOTATIONS__INIT;
+	ProtobufCBinaryData data = {1, (uint8_t *) "x"};
 
 	id_new(id);
 	m.id = id;
 	a.name = (char *) name;
-	spec.annotations = &a;
-	spec.data.data = (uint8_t *) "x";
-	spec.data.len = 1;
-	s.meta = &m;
-	s.spec = &spec;
-	apply(SHOAL__STORE_ACTION__KIND__CREATE, SHOAL__STORE_ACTION__TARGET_SECRET, &s);
+	sspec.annotations = cspec.annotations = &a;
+	sspec.data = cspec.data = data;
+	sec.meta = cfg.meta = &m;
+	sec.spec = &sspec;
+	cfg.spec = &cspec;
+	apply(SHOAL__STORE_ACTION__KIND__CREATE, target,
+	      target == SHOAL__STORE_ACTION__TARGET_SECRET ? (void *) &sec : (void *) &cfg);
+}
+
+static void add_secret(const char *name, char id[ID_LEN + 1])
+{
+	add_blob(SHOAL__STORE_ACTION__TARGET_SECRET, name, id);
+}
+
+static void add_config(const char *name, char id[ID_LEN + 1])
+{
+	add_blob(SHOAL__STORE_ACTION__TARGET_CONFIG, name, id);
+}
+
+Test(ctl_services, configs_checked_like_secrets_but_may_be_runtime_targets)
+{
+	char site[ID_LEN + 1], app[ID_LEN + 1], sid[ID_LEN + 1];
+	struct spec x;
+	Shoal__ConfigReference r1 = SHOAL__CONFIG_REFERENCE__INIT,
+			       r2 = SHOAL__CONFIG_REFERENCE__INIT,
+			       r3 = SHOAL__CONFIG_REFERENCE__INIT;
+	Shoal__ConfigReference *refs[] = {&r1, &r2, &r3};
+	Shoal__FileTarget f1 = SHOAL__FILE_TARGET__INIT, f2 = SHOAL__FILE_TARGET__INIT;
+	const Shoal__Service *s;
+
+	add_config("site.conf", site);
+	add_config("app.conf", app);
+	spec_init(&x, "web", "busybox", 1);
+	x.c.configs = refs;
+	x.c.n_configs = 2;
+	r1.config_name = "site.conf";
+	r1.file = &f1;
+	f1.name = "/etc/site.conf";
+	r2.config_name = "nope";
+	r2.file = &f2;
+	f2.name = "/etc/site.conf";
+	expect_refused(&x, -EINVAL,
+		       "config references 'site.conf' and 'nope' have a conflicting target: "
+		       "'/etc/site.conf'");
+	f2.name = "";
+	expect_refused(&x, -EINVAL,
+		       "malformed file config reference, invalid target file name provided");
+	r2.file = NULL; /* a runtime target: no file, no conflict */
+	x.c.n_configs = 3;
+	r3.config_name = "gone";
+	expect_refused(&x, -EINVAL, "configs not found: nope, gone");
+	r3.config_name = "";
+	expect_refused(&x, -EINVAL, "malformed config reference");
+	r3.config_id = site; /* by id: the name is filled in */
+	r2.config_name = "app.conf";
+
+	s = create_spec_ok(&x, sid);
+	cr_expect_str_eq(s->spec->task->container->configs[0]->config_id, site);
+	cr_expect_str_eq(s->spec->task->container->configs[1]->config_id, app);
+	cr_expect_null(s->spec->task->container->configs[1]->file);
+	cr_expect_str_eq(s->spec->task->container->configs[2]->config_name, "site.conf");
 }
 
 Test(ctl_services, secrets_resolved_checked_and_in_use)
@@ -231,7 +236,6 @@ Test(ctl_services, secrets_resolved_checked_and_in_use)
 	Shoal__SecretReference *refs[] = {&r1, &r2};
 	Shoal__FileTarget f1 = SHOAL__FILE_TARGET__INIT, f2 = SHOAL__FILE_TARGET__INIT;
 	Shoal__RefRequest rr = SHOAL__REF_REQUEST__INIT;
-	Shoal__CreateResponse *cr;
 	struct reply r;
 
 	add_secret("pw", pw);
@@ -259,13 +263,7 @@ Test(ctl_services, secrets_resolved_checked_and_in_use)
 	r2.file = &f2;
 
 	/* Names alone resolve to ids, as the docker CLI's would. */
-	r = create(&x);
-	cr_assert_eq(r.status, 0, "%s", r.msg);
-	cr = shoal__create_response__unpack(NULL, r.len, r.body);
-	strcpy(sid, cr->id);
-	shoal__create_response__free_unpacked(cr, NULL);
-	const Shoal__Service *s = store_get_service(st, sid);
-	cr_assert_not_null(s);
+	const Shoal__Service *s = create_spec_ok(&x, sid);
 	cr_expect_str_eq(s->spec->task->container->secrets[0]->secret_id, pw);
 	cr_expect_str_eq(s->spec->task->container->secrets[1]->secret_id, key);
 
@@ -295,13 +293,7 @@ Test(ctl_services, defaults_stored_and_name_conflict)
 	spec_init(&x, "web", "busybox", 1);
 	x.s.replicated = NULL;
 	x.s.mode_case = SHOAL__SERVICE_SPEC__MODE__NOT_SET;
-	r = create(&x);
-	cr_assert_eq(r.status, 0, "%s", r.msg);
-	Shoal__CreateResponse *cr = shoal__create_response__unpack(NULL, r.len, r.body);
-	strcpy(id, cr->id);
-	shoal__create_response__free_unpacked(cr, NULL);
-	s = store_get_service(st, id);
-	cr_assert_not_null(s);
+	s = create_spec_ok(&x, id);
 	cr_expect_eq(s->spec->mode_case, SHOAL__SERVICE_SPEC__MODE_REPLICATED);
 	cr_expect_eq(s->spec->replicated->replicas, 1);
 	cr_expect_eq(s->spec->task->restart->condition, SHOAL__RESTART_POLICY__CONDITION__ANY);

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int mkdir_p(const char *path, unsigned mode)
+int exec_mkdir_p(const char *path, unsigned mode)
 {
 	char buf[4096];
 	size_t n = strlen(path);
@@ -188,7 +188,7 @@ int exec_prepare(const struct exec_config *c, const Shoal__Task *t, const struct
 		return exec_fail(err, errlen, rc, "exec_root is too long");
 	for (const char *sub = "rootfs\0upper\0work\0"; *sub; sub += strlen(sub) + 1) {
 		snprintf(path, sizeof(path), "%s/%s", dir, sub);
-		if ((rc = mkdir_p(path, 0700)))
+		if ((rc = exec_mkdir_p(path, 0700)))
 			return exec_fail(err, errlen, rc, "creating %s: %s", path, strerror(-rc));
 	}
 	/* The overlay's root directory takes the upper dir's mode: not 0700,
@@ -196,7 +196,7 @@ int exec_prepare(const struct exec_config *c, const Shoal__Task *t, const struct
 	snprintf(path, sizeof(path), "%s/upper", dir);
 	if (chmod(path, 0755) < 0)
 		return exec_fail(err, errlen, -errno, "chmod %s: %s", path, strerror(errno));
-	if ((rc = mkdir_p(c->log_root, 0750)))
+	if ((rc = exec_mkdir_p(c->log_root, 0750)))
 		return exec_fail(err, errlen, rc, "creating %s: %s", c->log_root, strerror(-rc));
 	snprintf(path, sizeof(path), "%s/rootfs", dir);
 	if (!is_mountpoint(path)) {

@@ -56,6 +56,10 @@ int exec_user_resolve(int rootfd, const char *user, char *const *groups, size_t 
  * within it. 0 or -errno. */
 int exec_mkdir_in_root(int rootfd, const char *path, unsigned mode);
 
+/* Creates `path` and its missing parents with `mode` (existing ones are
+ * fine), like `mkdir -p`. 0, -ENAMETOOLONG past 4095 bytes, or -errno. */
+int exec_mkdir_p(const char *path, unsigned mode);
+
 /* Formats into err and returns code. */
 int exec_fail(char *err, size_t errlen, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -29,25 +29,6 @@ static int depth(const char *p)
 	return d;
 }
 
-static int mkdir_p(const char *path, unsigned mode)
-{
-	char buf[4096];
-	size_t n = strlen(path);
-
-	if (n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return -errno;
-		buf[i] = path[i];
-	}
-	return 0;
-}
-
 static int volume_name_valid(const char *s)
 {
 	char c0 = s[0];
@@ -119,7 +100,7 @@ static json_t *user_mount(const struct exec_spec_in *in, const Shoal__Mount *m, 
 			return NULL;
 		}
 		snprintf(src, sizeof(src), "%s/%s/_data", in->volume_root, name);
-		if ((*rc = mkdir_p(src, 0755))) {
+		if ((*rc = exec_mkdir_p(src, 0755))) {
 			exec_fail(err, errlen, *rc, "creating volume %s: %s", src, strerror(-*rc));
 			return NULL;
 		}

@@ -127,28 +127,34 @@ int img_blob_commit(const struct img_store *s, const char *tmp, const char *dige
 	return rv;
 }
 
+/* Writes all of p to fd. 0, -errno, or -EIO when write() makes no progress. */
+static int write_all(int fd, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		len -= (size_t) w;
+	}
+	return 0;
+}
+
 int img_blob_put(const struct img_store *s, const char *digest, const void *p, size_t len)
 {
 	char *tmp = NULL;
-	int fd, rv = 0;
-	const uint8_t *b = p;
+	int fd, rv;
 
 	if (img_blob_exists(s, digest))
 		return 0;
 	fd = img_tmp_file(s, &tmp);
 	if (fd < 0)
 		return fd;
-	while (len > 0) {
-		ssize_t w = write(fd, b, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			rv = w < 0 ? -errno : -EIO;
-			break;
-		}
-		b += w;
-		len -= (size_t) w;
-	}
+	rv = write_all(fd, p, len);
 	close(fd);
 	if (rv == 0)
 		rv = img_blob_commit(s, tmp, digest);
@@ -252,7 +258,6 @@ int img_read_json(const char *path, uint64_t max, const char *what, json_t **out
 int img_write_atomic(const char *path, const void *data, size_t len)
 {
 	char *tmp = NULL, *dir = xstrdup(path), *slash;
-	const uint8_t *p = data;
 	int fd, rv = 0;
 
 	if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0)
@@ -262,17 +267,7 @@ int img_write_atomic(const char *path, const void *data, size_t len)
 		rv = -errno;
 		goto out;
 	}
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			rv = w < 0 ? -errno : -EIO;
-			break;
-		}
-		p += w;
-		len -= (size_t) w;
-	}
+	rv = write_all(fd, data, len);
 	if (rv == 0 && fchmod(fd, 0600) != 0)
 		rv = -errno;
 	if (rv == 0 && fsync(fd) != 0)
