@@ -131,4 +131,8 @@ void ctl_task_name(const Shoal__Task *t, char *out, size_t cap);
 /* The number of managers in the store (role manager). */
 size_t ctl_manager_count(const struct store *s);
 
+/* 1 when two task specs are the same for running a task: equal but for the
+ * container's pull options (registry credentials). */
+int ctl_task_spec_equal(const Shoal__TaskSpec *a, const Shoal__TaskSpec *b);
+
 #endif

@@ -71,6 +71,18 @@ void ctl_service_spec_defaults(Shoal__ServiceSpec *s)
 		}
 		if (!c->dns_config)
 			c->dns_config = new_msg(&shoal__container_spec__dnsconfig__descriptor);
+		/* Stored as GET shows them, so a spec posted back unchanged packs
+		 * the same and its tasks stay up to date. */
+		if (!c->isolation || !*c->isolation) {
+			if (c->isolation && c->isolation != protobuf_c_empty_string)
+				free(c->isolation);
+			c->isolation = xstrdup("default");
+		}
+		if (!t->runtime || !*t->runtime) {
+			if (t->runtime && t->runtime != protobuf_c_empty_string)
+				free(t->runtime);
+			t->runtime = xstrdup("container");
+		}
 	}
 	if (!t->resources)
 		t->resources = new_msg(&shoal__resource_requirements__descriptor);

@@ -74,9 +74,34 @@ int ctl_task_up_to_date(const struct store *st, const Shoal__Task *t)
 		return 0;
 	/* Same spec version, or (a change elsewhere in the service spec,
 	 * e.g. replicas) the same task spec: the task need not be replaced. */
-	return t->spec_version == s->spec_version ||
-	       ctl_msg_equal((const ProtobufCMessage *) t->spec,
-			     (const ProtobufCMessage *) s->spec->task);
+	return t->spec_version == s->spec_version || ctl_task_spec_equal(t->spec, s->spec->task);
+}
+
+/* Swaps out a task spec's pull options (NULL `c`: nothing to do). */
+static Shoal__ContainerSpec__PullOptions *swap_pull(Shoal__TaskSpec *t,
+						    Shoal__ContainerSpec__PullOptions *po)
+{
+	Shoal__ContainerSpec__PullOptions *old = NULL;
+
+	if (t && t->container) {
+		old = t->container->pull_options;
+		t->container->pull_options = po;
+	}
+	return old;
+}
+
+int ctl_task_spec_equal(const Shoal__TaskSpec *a, const Shoal__TaskSpec *b)
+{
+	/* Registry credentials change with every client posting the spec back
+	 * (swarmkit's IsTaskDirty ignores them too): no reason to replace a
+	 * task. Swapped out and back in; nothing else runs meanwhile. */
+	Shoal__ContainerSpec__PullOptions *pa = swap_pull((Shoal__TaskSpec *) a, NULL);
+	Shoal__ContainerSpec__PullOptions *pb = swap_pull((Shoal__TaskSpec *) b, NULL);
+	int eq = ctl_msg_equal((const ProtobufCMessage *) a, (const ProtobufCMessage *) b);
+
+	swap_pull((Shoal__TaskSpec *) a, pa);
+	swap_pull((Shoal__TaskSpec *) b, pb);
+	return eq;
 }
 
 /* arg is the store. "_up-to-date" ignores the value: any value asks for it
