@@ -7,21 +7,33 @@
 #include "common/buf.h"
 #include "manager/scheduler/prefs.h"
 
+/* Sort key of a task, computed once: comparing tasks in place would chase a million pointers
+ * into the store per level of the sort. Equal hashes are checked with same_group(). */
+struct key {
+	uint64_t group; /* hash of service id and pinned node id */
+	uint64_t spec_version;
+	uint64_t slot;
+	const Shoal__Task *t;
+};
+
+static uint64_t hash(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (unsigned char) *s) * 0x100000001b3ULL; /* FNV-1a */
+	return (h ^ 0xff) * 0x100000001b3ULL;
+}
+
 static int by_group(const void *a, const void *b)
 {
-	const Shoal__Task *x = ((const struct sched_decision *) a)->t,
-			  *y = ((const struct sched_decision *) b)->t;
-	int c = strcmp(x->service_id, y->service_id);
+	const struct key *x = a, *y = b;
 
-	if (c)
-		return c;
+	if (x->group != y->group)
+		return x->group < y->group ? -1 : 1;
 	if (x->spec_version != y->spec_version)
 		return x->spec_version < y->spec_version ? -1 : 1;
-	if ((c = strcmp(x->node_id, y->node_id)))
-		return c;
 	if (x->slot != y->slot)
 		return x->slot < y->slot ? -1 : 1;
-	return strcmp(x->meta->id, y->meta->id);
+	return strcmp(x->t->meta->id, y->t->meta->id);
 }
 
 static int same_group(const Shoal__Task *a, const Shoal__Task *b)
@@ -116,13 +128,25 @@ static void place_group(struct sched_plan *p, const struct store *st, struct sch
 void sched_plan_make(struct sched_plan *p, const struct store *st, const Shoal__Task *const *tasks,
 		     size_t n)
 {
+	struct key *k = n ? xmalloc(n * sizeof(*k)) : NULL;
+
 	memset(p, 0, sizeof(*p));
 	p->n = n;
 	p->d = n ? xmalloc(n * sizeof(*p->d)) : NULL;
-	for (size_t i = 0; i < n; i++)
-		p->d[i] = (struct sched_decision){.t = tasks[i], .node = -1, .err = NULL};
+	for (size_t i = 0; i < n; i++) {
+		const Shoal__Task *t = tasks[i];
+
+		k[i] = (struct key){
+		    .group = hash(hash(0xcbf29ce484222325ULL, t->service_id), t->node_id),
+		    .spec_version = t->spec_version,
+		    .slot = t->slot,
+		    .t = t};
+	}
 	if (n)
-		qsort(p->d, n, sizeof(*p->d), by_group);
+		qsort(k, n, sizeof(*k), by_group);
+	for (size_t i = 0; i < n; i++)
+		p->d[i] = (struct sched_decision){.t = k[i].t, .node = -1, .err = NULL};
+	free(k);
 	sched_nodeset_load(&p->ns, st);
 	for (size_t i = 0; i < n;) {
 		size_t j = i + 1;
