@@ -210,6 +210,47 @@ int sched_platform_match(const Shoal__Platform *want, const Shoal__Platform *nod
 /* ------------------------------------------------------------------------------------------ */
 /* The pipeline */
 
+Shoal__PortConfig *const *sched_task_ports(const Shoal__Task *t, size_t *n)
+{
+	const Shoal__Endpoint *e = t->endpoint;
+
+	*n = 0;
+	if (!e)
+		return NULL;
+	if (e->n_ports) {
+		*n = e->n_ports;
+		return e->ports;
+	}
+	if (e->spec) {
+		*n = e->spec->n_ports;
+		return e->spec->ports;
+	}
+	return NULL;
+}
+
+int sched_port_is_host(const Shoal__PortConfig *pc)
+{
+	return pc->publish_mode == SHOAL__PORT_CONFIG__PUBLISH_MODE__HOST && pc->published_port;
+}
+
+static int host_port_taken(const struct sched_node *sn, const Shoal__Task *t)
+{
+	size_t n;
+	Shoal__PortConfig *const *pc = sched_task_ports(t, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t want;
+
+		if (!sched_port_is_host(pc[i]))
+			continue;
+		want = SCHED_PORT(pc[i]->protocol, pc[i]->published_port);
+		for (uint32_t j = 0; j < sn->nports; j++)
+			if (sn->ports[j] == want)
+				return 1;
+	}
+	return 0;
+}
+
 int sched_check(const struct sched_node *sn, const Shoal__Task *t, const struct sched_constraint *c,
 		size_t nc)
 {
@@ -237,6 +278,8 @@ int sched_check(const struct sched_node *sn, const Shoal__Task *t, const struct 
 		if (i == pl->n_platforms)
 			return SCHED_F_PLATFORM;
 	}
+	if (sn->nports && host_port_taken(sn, t))
+		return SCHED_F_HOST_PORT;
 	if (pl && pl->max_replicas && sn->svc >= pl->max_replicas)
 		return SCHED_F_MAX_REPLICAS;
 	return -1;
@@ -256,6 +299,8 @@ static int explain_one(enum sched_filter f, unsigned n, char *out, size_t len)
 				s);
 	case SCHED_F_PLATFORM:
 		return snprintf(out, len, "unsupported platform on %u node%s", n, s);
+	case SCHED_F_HOST_PORT:
+		return snprintf(out, len, "host-mode port already in use on %u node%s", n, s);
 	case SCHED_F_MAX_REPLICAS:
 		return snprintf(out, len, "max replicas per node limit exceed");
 	default:

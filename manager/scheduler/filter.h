@@ -7,8 +7,11 @@
  *               node.platform.os/arch, node.labels.X, engine.labels.X; == and !=)
  *   platform    one of placement.platforms matches the node's (x86_64 = amd64,
  *               aarch64 = arm64)
+ *   host port   a port the task publishes in host mode (endpoint ports, PublishMode HOST,
+ *               published port set) is not already published by a task on the node, same
+ *               protocol ("host-mode port already in use on 1 node")
  *   max replicas placement.max_replicas tasks of the service per node
- * Generic resources and host-mode port conflicts are not checked yet. */
+ * Generic resources are not checked yet. */
 #ifndef SHOAL_MANAGER_SCHEDULER_FILTER_H
 #define SHOAL_MANAGER_SCHEDULER_FILTER_H
 
@@ -22,6 +25,7 @@ enum sched_filter {
 	SCHED_F_RESOURCES,
 	SCHED_F_CONSTRAINTS,
 	SCHED_F_PLATFORM,
+	SCHED_F_HOST_PORT,
 	SCHED_F_MAX_REPLICAS,
 	SCHED_F_COUNT
 };
@@ -32,7 +36,19 @@ struct sched_node {
 	int64_t cpu, mem;     /* nano CPUs and bytes not reserved by its tasks */
 	uint64_t active;      /* tasks meant to run there (desired state <= RUNNING) */
 	uint64_t svc;	      /* of those, tasks of the service being placed */
+	uint32_t *ports;      /* host-mode ports published there: SCHED_PORT(protocol, port) */
+	uint32_t nports, pcap;
 };
+
+/* A published host port as stored in sched_node.ports. */
+#define SCHED_PORT(protocol, port) ((uint32_t) (protocol) << 16 | ((uint32_t) (port) &0xffff))
+
+/* The ports a task publishes: its endpoint's allocated ports, else its endpoint spec's (the
+ * allocator does not fill endpoint.ports yet). Sets *n; borrowed from `t`. */
+Shoal__PortConfig *const *sched_task_ports(const Shoal__Task *t, size_t *n);
+
+/* 1 if `pc` is published in host mode on a fixed port (the ones that can conflict). */
+int sched_port_is_host(const Shoal__PortConfig *pc);
 
 enum sched_op { SCHED_EQ, SCHED_NE };
 

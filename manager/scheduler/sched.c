@@ -5,19 +5,17 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/id.h"
 #include "common/log.h"
-#include "manager/scheduler/filter.h"
+#include "manager/scheduler/plan.h"
 
 #define ST(x) SHOAL__TASK_STATE__TASK_STATE_##x
 
-struct pass {
-	const struct store *st;
-	struct sched_node *nodes; /* sorted by node id */
-	size_t nn, cap;
-	const Shoal__Task **tasks; /* pending tasks of this pass, grouped by service */
-	size_t nt, tcap;
-	const char *svc; /* service whose counts are in nodes[].svc */
-	int64_t now;
+struct sched_cached {
+	char id[ID_LEN + 1];
+	uint64_t version;
+	char node[ID_LEN + 1]; /* "" when not placed */
+	char *err;	       /* when not placed: why (owned) */
 };
 
 static int wants_node(const Shoal__Task *t)
@@ -26,112 +24,56 @@ static int wants_node(const Shoal__Task *t)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Node table */
+/* The cached plan */
 
-static int add_node(const void *obj, void *arg)
+static void plan_drop(struct sched *s)
 {
-	struct pass *x = arg;
-	const Shoal__Node *n = obj;
-	const Shoal__Resources *r = n->description ? n->description->resources : NULL;
+	for (size_t i = 0; i < s->plan_len; i++)
+		free(s->plan[i].err);
+	free(s->plan);
+	s->plan = NULL;
+	s->plan_len = s->plan_at = 0;
+	s->plan_valid = 0;
+}
 
-	if (x->nn == x->cap) {
-		x->cap = x->cap ? x->cap * 2 : 16;
-		x->nodes = xrealloc(x->nodes, x->cap * sizeof(*x->nodes));
+static void plan_make(struct sched *s, const struct store *st)
+{
+	const Shoal__Task **tasks = NULL;
+	struct sched_plan p;
+	size_t n = 0, it = 0;
+	const char *id;
+
+	plan_drop(s);
+	if (s->pending.len)
+		tasks = xmalloc(s->pending.len * sizeof(*tasks));
+	while ((id = orch_idset_next(&s->pending, &it))) {
+		const Shoal__Task *t = store_get_task(st, id);
+
+		if (t && wants_node(t))
+			tasks[n++] = t;
 	}
-	memset(&x->nodes[x->nn], 0, sizeof(x->nodes[x->nn]));
-	x->nodes[x->nn].n = n;
-	x->nodes[x->nn].cpu = r ? r->nano_cpus : 0;
-	x->nodes[x->nn].mem = r ? r->memory_bytes : 0;
-	x->nn++;
-	return 0;
-}
+	sched_plan_make(&p, st, tasks, n);
+	s->plan = n ? xmalloc(n * sizeof(*s->plan)) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		const struct sched_decision *d = &p.d[i];
+		const char *node = sched_plan_node_id(&p, d);
+		struct sched_cached *c = &s->plan[i];
 
-static int by_node_id(const void *a, const void *b)
-{
-	return strcmp(((const struct sched_node *) a)->n->meta->id,
-		      ((const struct sched_node *) b)->n->meta->id);
-}
-
-static struct sched_node *node_of(struct pass *x, const char *id)
-{
-	size_t lo = 0, hi = x->nn;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(x->nodes[mid].n->meta->id, id);
-
-		if (!c)
-			return &x->nodes[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+		snprintf(c->id, sizeof(c->id), "%s", d->t->meta->id);
+		c->version = d->t->meta->version;
+		snprintf(c->node, sizeof(c->node), "%s", node ? node : "");
+		c->err = d->err; /* the plan's: taken over */
+		p.d[i].err = NULL;
 	}
-	return NULL;
-}
-
-static void reserve(struct sched_node *sn, const Shoal__Task *t)
-{
-	const Shoal__Resources *r =
-	    t->spec && t->spec->resources ? t->spec->resources->reservations : NULL;
-
-	if (r) {
-		sn->cpu -= r->nano_cpus;
-		sn->mem -= r->memory_bytes;
-	}
-}
-
-/* A task holds its reservation while it is not observed stopped, and counts for the spread
- * while it is also meant to run (swarmkit's NodeInfo). */
-static int count_task(const void *obj, void *arg)
-{
-	const Shoal__Task *t = obj;
-	struct sched_node *sn = arg;
-
-	if (t->status && t->status->state > ST(RUNNING))
-		return 0;
-	reserve(sn, t);
-	if (t->desired_state <= ST(RUNNING))
-		sn->active++;
-	return 0;
-}
-
-static int count_service_task(const void *obj, void *arg)
-{
-	const Shoal__Task *t = obj;
-	struct pass *x = arg;
-	struct sched_node *sn;
-
-	if (!t->node_id[0] || (t->status && t->status->state > ST(RUNNING)) ||
-	    t->desired_state > ST(RUNNING))
-		return 0;
-	sn = node_of(x, t->node_id);
-	if (sn)
-		sn->svc++;
-	return 0;
-}
-
-static void load_nodes(struct pass *x)
-{
-	store_foreach_node(x->st, add_node, x);
-	if (x->nn)
-		qsort(x->nodes, x->nn, sizeof(*x->nodes), by_node_id);
-	for (size_t i = 0; i < x->nn; i++)
-		store_tasks_by_node(x->st, x->nodes[i].n->meta->id, count_task, &x->nodes[i]);
-}
-
-static void load_service(struct pass *x, const char *service_id)
-{
-	if (x->svc && !strcmp(x->svc, service_id))
-		return;
-	x->svc = service_id;
-	for (size_t i = 0; i < x->nn; i++)
-		x->nodes[i].svc = 0;
-	store_tasks_by_service(x->st, service_id, count_service_task, x);
+	s->plan_len = n;
+	s->plan_valid = 1;
+	s->plans++;
+	sched_plan_free(&p);
+	free(tasks);
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Placing one task */
+/* Writing decisions */
 
 static void write_task(struct orch_batch *b, const Shoal__Task *t, const char *node_id,
 		       const char *err, int64_t now)
@@ -152,71 +94,80 @@ static void write_task(struct orch_batch *b, const Shoal__Task *t, const char *n
 	orch_batch_update_task(b, &copy);
 }
 
-static void place(struct pass *x, struct orch_batch *b, const Shoal__Task *t)
+/* Proposes planned decisions into `b` until it is full; returns -1 if the plan turned out
+ * stale (a task changed in a way no event flagged), 0 otherwise. */
+static int emit(struct sched *s, const struct store *st, struct orch_batch *b)
 {
-	const Shoal__Placement *pl = t->spec ? t->spec->placement : NULL;
-	struct sched_constraint *c = NULL;
-	unsigned counts[SCHED_F_COUNT] = {0};
-	struct sched_node *best = NULL;
-	size_t nc = 0;
-	char err[512];
+	int64_t now = orch_now_ns();
 
-	if (pl && pl->n_constraints &&
-	    sched_constraints_parse(pl->constraints, pl->n_constraints, &c, &nc, err,
-				    sizeof(err)) != 0) {
-		char msg[600];
+	while (s->plan_at < s->plan_len && orch_batch_len(b) < SCHED_BATCH_MAX) {
+		const struct sched_cached *c = &s->plan[s->plan_at];
+		const Shoal__Task *t = store_get_task(st, c->id);
 
-		snprintf(msg, sizeof(msg), "invalid placement constraint: %s", err);
-		if (strcmp(t->status->err, msg) != 0)
-			write_task(b, t, NULL, msg, x->now);
-		return;
-	}
-	load_service(x, t->service_id);
-	for (size_t i = 0; i < x->nn; i++) {
-		struct sched_node *sn = &x->nodes[i];
-		int f;
-
-		if (t->node_id[0] && strcmp(t->node_id, sn->n->meta->id) != 0)
-			continue; /* pinned to its node (global services) */
-		f = sched_check(sn, t, c, nc);
-		if (f >= 0) {
-			counts[f]++;
+		if (!t || !wants_node(t) || t->meta->version != c->version)
+			return -1;
+		s->plan_at++;
+		if (c->node[0]) {
+			write_task(b, t, c->node, NULL, now);
+		} else if (strcmp(t->status->err, c->err) != 0) {
+			log_info("sched", "task unschedulable task_id=%s err=\"%s\"", t->meta->id,
+				 c->err);
+			write_task(b, t, NULL, c->err, now);
+		} else {
 			continue;
 		}
-		if (!best || sn->svc < best->svc ||
-		    (sn->svc == best->svc && sn->active < best->active))
-			best = sn; /* nodes are in id order: ties go to the lower id */
+		orch_idset_add(&s->inflight, c->id);
 	}
-	sched_constraints_free(c, nc);
-	if (!best) {
-		sched_explain(counts, err, sizeof(err));
-		if (strcmp(t->status->err, err) != 0) {
-			log_info("sched", "task unschedulable task_id=%s err=\"%s\"", t->meta->id,
-				 err);
-			write_task(b, t, NULL, err, x->now);
-		}
-		return;
-	}
-	reserve(best, t);
-	best->active++;
-	best->svc++;
-	write_task(b, t, best->n->meta->id, NULL, x->now);
+	return 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Pump operations */
 
+/* What a task contributes to a plan: where it counts, and whether it waits for a node. */
+struct share {
+	const char *node;
+	int holds, active, waits;
+};
+
+static struct share share_of(const Shoal__Task *t)
+{
+	struct share x = {"", 0, 0, 0};
+
+	if (!t)
+		return x;
+	x.waits = wants_node(t);
+	if (t->node_id[0] && !(t->status && t->status->state > ST(RUNNING))) {
+		x.node = t->node_id;
+		x.holds = 1;
+		x.active = t->desired_state <= ST(RUNNING);
+	}
+	return x;
+}
+
 static void on_event(struct orch_pump *p, const struct store_event *ev)
 {
 	struct sched *s = p->data;
+	const Shoal__Task *t, *old;
+	struct share a, b;
 
-	if (ev->kind != STORE_TASK)
-		return; /* node changes only re-run the pass */
-	if (ev->obj.task && wants_node(ev->obj.task))
-		orch_idset_add(&s->unit.ids, ev->obj.task->meta->id);
+	if (ev->kind != STORE_TASK) {
+		s->plan_valid = 0; /* a node changed */
+		return;
+	}
+	t = ev->obj.task;
+	old = ev->old.task;
+	if (t && wants_node(t))
+		orch_idset_add(&s->pending, t->meta->id);
 	else
-		orch_idset_del(&s->unit.ids,
-			       (ev->obj.task ? ev->obj.task : ev->old.task)->meta->id);
+		orch_idset_del(&s->pending, (t ? t : old)->meta->id);
+	if (orch_idset_del(&s->inflight, (t ? t : old)->meta->id))
+		return; /* the echo of our own write */
+	a = share_of(old);
+	b = share_of(t);
+	if (a.waits || b.waits || a.holds != b.holds || a.active != b.active ||
+	    strcmp(a.node, b.node) != 0)
+		s->plan_valid = 0;
 }
 
 static int mark_pending(const void *obj, void *arg)
@@ -228,56 +179,39 @@ static int mark_pending(const void *obj, void *arg)
 	return 0;
 }
 
-static int by_service(const void *a, const void *b)
-{
-	const Shoal__Task *x = *(const Shoal__Task *const *) a,
-			  *y = *(const Shoal__Task *const *) b;
-	int c = strcmp(x->service_id, y->service_id);
-
-	if (c)
-		return c;
-	if (x->slot != y->slot)
-		return x->slot < y->slot ? -1 : 1;
-	return strcmp(x->meta->id, y->meta->id);
-}
-
 static void on_pass(struct orch_pump *p, struct orch_batch *b, int full)
 {
 	struct sched *s = p->data;
-	struct pass x = {.st = p->store, .now = orch_now_ns()};
-	const char *id;
-	size_t it = 0;
 
+	orch_idset_clear(&s->inflight);
 	if (full) {
-		orch_idset_clear(&s->unit.ids);
-		store_foreach_task(p->store, mark_pending, &s->unit.ids);
+		orch_idset_clear(&s->pending);
+		store_foreach_task(p->store, mark_pending, &s->pending);
+		s->plan_valid = 0;
 	}
-	if (!s->unit.ids.len)
-		return;
-	while ((id = orch_idset_next(&s->unit.ids, &it))) {
-		const Shoal__Task *t = store_get_task(p->store, id);
-
-		if (!t || !wants_node(t))
-			continue;
-		if (x.nt == x.tcap) {
-			x.tcap = x.tcap ? x.tcap * 2 : 16;
-			x.tasks = xrealloc(x.tasks, x.tcap * sizeof(*x.tasks));
+	if (!s->plan_valid) {
+		if (!s->pending.len) {
+			plan_drop(s);
+			return;
 		}
-		x.tasks[x.nt++] = t;
+		plan_make(s, p->store);
 	}
-	/* Placing a service's tasks together spreads them; slot order keeps it predictable. */
-	if (x.nt)
-		qsort(x.tasks, x.nt, sizeof(*x.tasks), by_service);
-	load_nodes(&x);
-	for (size_t i = 0; i < x.nt; i++) {
-		if (orch_batch_full(b)) {
-			orch_pump_wake(p, 0); /* the rest after this batch */
-			break;
+	if (emit(s, p->store, b) != 0) {
+		/* Should not happen (every such change comes with an event): plan again. */
+		log_debug("sched", "plan stale, planning again");
+		orch_batch_reset(b);
+		orch_idset_clear(&s->inflight);
+		plan_make(s, p->store);
+		if (emit(s, p->store, b) != 0) {
+			orch_batch_reset(b);
+			orch_idset_clear(&s->inflight);
+			plan_drop(s);
+			orch_pump_kick_full(p);
+			return;
 		}
-		place(&x, b, x.tasks[i]);
 	}
-	free(x.tasks);
-	free(x.nodes);
+	if (s->plan_at < s->plan_len)
+		orch_pump_wake(p, 0); /* the rest after this batch */
 }
 
 static const struct orch_pump_ops ops = {
@@ -287,16 +221,45 @@ static const struct orch_pump_ops ops = {
 
 int sched_start(struct sched *s, uv_loop_t *loop, struct store *store, struct ctl_proposer p)
 {
-	return orch_unit_start(&s->unit, s, "sched", loop, store, p,
-			       STORE_KIND_BIT(STORE_TASK) | STORE_KIND_BIT(STORE_NODE), &ops);
+	memset(s, 0, sizeof(*s));
+	s->pump.data = s;
+	s->pump.name = "sched";
+	orch_pump_start(&s->pump, loop, store, p,
+			STORE_KIND_BIT(STORE_TASK) | STORE_KIND_BIT(STORE_NODE), &ops);
+	s->running = 1;
+	return 0;
+}
+
+static void closed(void *arg)
+{
+	struct sched *s = arg;
+
+	orch_idset_clear(&s->pending);
+	orch_idset_clear(&s->inflight);
+	plan_drop(s);
+	if (s->stop_cb)
+		s->stop_cb(s->stop_arg);
 }
 
 void sched_stop(struct sched *s, void (*cb)(void *arg), void *arg)
 {
-	orch_unit_stop(&s->unit, cb, arg);
+	if (!s->running) {
+		if (cb)
+			cb(arg);
+		return;
+	}
+	s->running = 0;
+	s->stop_cb = cb;
+	s->stop_arg = arg;
+	orch_pump_stop(&s->pump, closed, s);
 }
 
 uint64_t sched_proposals(const struct sched *s)
 {
-	return s->unit.pump.proposals;
+	return s->pump.proposals;
+}
+
+uint64_t sched_plans(const struct sched *s)
+{
+	return s->plans;
 }

@@ -3,13 +3,18 @@
  * Every task in state PENDING with desired state at most RUNNING and no node gets one, in
  * state ASSIGNED ("scheduled"); a PENDING task that already names its node (global services)
  * is checked against that node only. Nodes pass the filters of filter.h (ready and active,
- * reservations, constraints, platform, max replicas per node), then spread: fewest tasks of the
- * service, then fewest tasks overall (counting the assignments of the same pass), then the
- * lower node id. A task no node fits stays PENDING with Docker's status error ("no suitable
- * node (insufficient resources on 2 nodes)") and is tried again whenever nodes or tasks change.
- * All the assignments of a pass go out in one Raft entry (up to ORCH_BATCH_MAX).
+ * reservations, constraints, platform, host-mode ports, max replicas per node), then placement
+ * preferences and spread (prefs.h): fewest tasks of the service, then fewest tasks overall
+ * (counting the assignments of the same pass), then the lower node id. A task no node fits
+ * stays PENDING with Docker's status error ("no suitable node (insufficient resources on 2
+ * nodes)") and is tried again whenever nodes or tasks change.
  *
- * Placement preferences (spread over a label) are not applied yet.
+ * A pass plans every pending task at once (plan.h) and proposes up to SCHED_BATCH_MAX of the
+ * decisions per Raft entry. The rest of the plan is kept: the next passes propose it as long
+ * as the only store changes seen are the echoes of its own writes or changes that leave the
+ * plan's inputs alone (a task's observed state moving within ASSIGNED..RUNNING, say). Any other
+ * change (a node, a new pending task, a task stopping or moving, a conflict) drops it and the
+ * next pass plans again from the store, so passes stay level-triggered.
  *
  * Watches tasks and nodes. Writes task updates through the pump (orchestrator/pump.h). */
 #ifndef SHOAL_MANAGER_SCHEDULER_SCHED_H
@@ -23,8 +28,24 @@
 #include "manager/orchestrator/pump.h"
 #include "manager/store/store.h"
 
+/* Most task updates one scheduler proposal carries. A packed task is ~1 KiB, so an entry
+ * stays around 4 MiB, well under the 16 MiB bound of a wire message (ORCH_BATCH_MAX, 256, is
+ * the other components' cap). */
+#define SCHED_BATCH_MAX 4096
+
+struct sched_cached; /* one planned decision not proposed yet (sched.c) */
+
 struct sched {
-	struct orch_unit unit; /* unit.ids: ids of tasks waiting for a node */
+	struct orch_pump pump;
+	struct orch_idset pending;  /* ids of tasks waiting for a node */
+	struct orch_idset inflight; /* ids written by the proposal in flight */
+	struct sched_cached *plan;  /* decisions planned and not proposed yet */
+	size_t plan_len, plan_at;
+	int plan_valid; /* no change since planning could alter the plan */
+	uint64_t plans; /* plans computed (tests, logs) */
+	int running;
+	void (*stop_cb)(void *arg);
+	void *stop_arg;
 };
 
 /* Starts the scheduler on `loop` (when this manager becomes leader, after the barrier): it
@@ -38,5 +59,8 @@ void sched_stop(struct sched *s, void (*cb)(void *arg), void *arg);
 
 /* Proposals made so far (tests, logs). */
 uint64_t sched_proposals(const struct sched *s);
+
+/* Plans computed so far (tests: a plan is reused across proposals). */
+uint64_t sched_plans(const struct sched *s);
 
 #endif

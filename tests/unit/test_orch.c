@@ -269,7 +269,7 @@ Test(orch, thirty_replicas_take_few_proposals)
 	cr_expect_eq(orch.pump.proposals, 1, "orchestrator proposals %llu",
 		     (unsigned long long) orch.pump.proposals);
 	cr_expect_leq(alloc_.unit.pump.proposals, 2);
-	cr_expect_leq(sched_.unit.pump.proposals, 2);
+	cr_expect_leq(sched_.pump.proposals, 2);
 	cr_expect_leq(proposals, 5);
 }
 
@@ -303,7 +303,7 @@ Test(orch, a_version_conflict_is_retried_on_the_new_state)
 	cr_assert_eq(l.n, 4);
 	for (size_t i = 0; i < l.n; i++)
 		cr_expect_eq(l.t[i]->status->state, ST(ASSIGNED));
-	cr_expect_geq(alloc_.unit.pump.failures + sched_.unit.pump.failures, 1);
+	cr_expect_geq(alloc_.unit.pump.failures + sched_.pump.failures, 1);
 }
 
 Test(orch, a_new_leader_repairs_half_done_work)
