@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/flag.h"
 #include "cli/format.h"
+#include "cli/service.h"
 #include "cli/swobj.h"
 #include "cli/template.h"
 #include "cli/units.h"
@@ -66,7 +67,7 @@ static int node_reference(struct cli_ctx *ctx, const char *ref, char **out)
 	return 0;
 }
 
-static int get_node(struct cli_ctx *ctx, const char *ref, json_t **node)
+int cli_node_get(struct cli_ctx *ctx, const char *ref, json_t **node)
 {
 	CLI_AUTO_FREE char *id = NULL;
 	CLI_AUTO_FREE char *path = NULL;
@@ -308,7 +309,7 @@ static void print_pretty(FILE *f, json_t *node)
 
 static int fetch_node(struct cli_ctx *ctx, const char *ref, json_t **obj, const void *arg)
 {
-	return get_node(ctx, ref, obj);
+	return cli_node_get(ctx, ref, obj);
 }
 
 static void pretty_node(FILE *f, json_t *obj, const void *arg)
@@ -388,7 +389,7 @@ static int update_nodes(struct cli_ctx *ctx, int argc, char **argv, const struct
 		char version[32];
 		int rc;
 
-		if ((rc = get_node(ctx, argv[i], &node)))
+		if ((rc = cli_node_get(ctx, argv[i], &node)))
 			return rc;
 		rc = merge_node(ctx, node, o);
 		if (rc > 0)
@@ -476,15 +477,6 @@ static int node_rm(struct cli_ctx *ctx, int argc, char **argv)
 	return cli_api_remove_refs(ctx, argc, argv, "/nodes/", force ? "force=1" : NULL);
 }
 
-static int node_ps(struct cli_ctx *ctx, int argc, char **argv)
-{
-	return cli_errorf(
-	    ctx, -ENOSYS,
-	    "\"%s\" is not implemented yet: shoal has no tasks to list until services "
-	    "arrive",
-	    ctx->path);
-}
-
 const struct cli_cmd cli_node_cmds[] = {
     {"demote", node_demote, "demote NODE [NODE...]", NULL,
      "Demote one or more nodes from manager in the swarm", NULL},
@@ -493,7 +485,7 @@ const struct cli_cmd cli_node_cmds[] = {
     {"ls", node_ls, "ls [OPTIONS]", NULL, "List nodes in the swarm", "list"},
     {"promote", node_promote, "promote NODE [NODE...]", NULL,
      "Promote one or more nodes to manager in the swarm", NULL},
-    {"ps", node_ps, "ps [OPTIONS] [NODE...]", NULL,
+    {"ps", cli_node_ps, "ps [OPTIONS] [NODE...]", NULL,
      "List tasks running on one or more nodes, defaults to current node", NULL},
     {"rm", node_rm, "rm [OPTIONS] NODE [NODE...]", NULL, "Remove one or more nodes from the swarm",
      "remove"},

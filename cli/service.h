@@ -139,6 +139,10 @@ void cli_svc_pretty(const char *s, char *out, size_t n);
 int cli_service_create(struct cli_ctx *ctx, int argc, char **argv);
 int cli_service_update(struct cli_ctx *ctx, int argc, char **argv);
 int cli_service_ps(struct cli_ctx *ctx, int argc, char **argv);
+/* `node ps [NODE...]` (default self): the tasks on those nodes, as service ps prints them. */
+int cli_node_ps(struct cli_ctx *ctx, int argc, char **argv);
+/* GET /nodes/{ref} with "self" resolved through /info; *out is a new reference. */
+int cli_node_get(struct cli_ctx *ctx, const char *ref, json_t **out);
 int cli_service_logs(struct cli_ctx *ctx, int argc, char **argv);
 
 /* Shows convergence of service `id` like docker's WaitOnService until it

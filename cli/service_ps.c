@@ -253,3 +253,49 @@ int cli_service_ps(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_errorf(ctx, -ENOENT, "%s", (char *) notfound.data);
 	return 0;
 }
+
+/* ------------------------------------------------------------------------ */
+/* node ps                                                                   */
+
+int cli_node_ps(struct cli_ctx *ctx, int argc, char **argv)
+{
+	int quiet = 0, no_trunc = 0, no_resolve = 0, rc;
+	const char *format = "";
+	CLI_AUTO_STRV struct cli_strv filters = {0};
+	CLI_AUTO_JSON json_t *tasks = NULL;
+	char *self[] = {"self"};
+	struct cli_flag flags[] = {
+	    {"filter", 'f', CLI_FLAG_FILTER, &filters, "Filter output based on conditions provided",
+	     NULL, NULL, 0},
+	    {"format", 0, CLI_FLAG_STRING, &format, "Pretty-print tasks using a Go template", NULL,
+	     NULL, 0},
+	    {"no-resolve", 0, CLI_FLAG_BOOL, &no_resolve, "Do not map IDs to Names", NULL, NULL, 0},
+	    {"no-trunc", 0, CLI_FLAG_BOOL, &no_trunc, "Do not truncate output", NULL, NULL, 0},
+	    {"quiet", 'q', CLI_FLAG_BOOL, &quiet, "Only display task IDs", NULL, NULL, 0},
+	    {NULL, 0, 0, NULL, NULL, NULL, NULL, 0},
+	};
+
+	if ((rc = cli_cmd_parse(ctx, flags, &argc, argv, 0, CLI_ARGS_ANY)))
+		return rc > 0 ? 0 : rc;
+	if (argc == 0) {
+		argc = 1;
+		argv = self;
+	}
+	for (int i = 0; i < argc; i++) {
+		CLI_AUTO_JSON json_t *node = NULL;
+		CLI_AUTO_FREE char *kv = NULL;
+
+		if ((rc = cli_node_get(ctx, argv[i], &node)))
+			return rc;
+		if (asprintf(&kv, "node=%s", cli_json_str(node, "ID")) < 0)
+			abort();
+		cli_strv_push(&filters, kv);
+	}
+	if ((rc = cli_api_list(ctx, "/tasks", &filters, NULL, &tasks)))
+		return rc;
+	if (quiet)
+		no_trunc = 1;
+	if (!*format || !strcmp(format, "table"))
+		format = quiet ? "{{.ID}}" : TASK_TABLE_FORMAT;
+	return print_tasks(ctx, tasks, format, !no_trunc, no_resolve);
+}

@@ -378,14 +378,22 @@ Test(cli_node, rm_force_continues_past_errors)
 	run_free(&r);
 }
 
-Test(cli_node, ps_is_not_implemented_yet)
+Test(cli_node, ps_lists_the_tasks_of_self)
 {
 	struct cli_run r;
 
-	run_cli(&srv, &r, NULL, "node", "ps", NULL);
-	cr_expect_eq(r.status, 1);
-	cr_expect(strstr(r.err, "\"shoal node ps\" is not implemented yet"), "got: %s", r.err);
-	cr_expect_eq(srv.nreqs, 0);
+	fake_route(&srv, "GET", "/v1.41/info", 200, "{\"Swarm\":{\"NodeID\":\"n1\"}}");
+	fake_route(&srv, "GET", "/v1.41/nodes/n1", 200,
+		   "{\"ID\":\"n1\",\"Description\":{\"Hostname\":\"host1\"}}");
+	fake_route(&srv, "GET", "/v1.41/services/s1", 200,
+		   "{\"ID\":\"s1\",\"Spec\":{\"Name\":\"web\"}}");
+	fake_route(&srv, "GET", "/v1.41/tasks", 200,
+		   "[{\"ID\":\"t1\",\"ServiceID\":\"s1\",\"NodeID\":\"n1\",\"Slot\":2,"
+		   "\"DesiredState\":\"running\",\"Status\":{\"State\":\"running\"},"
+		   "\"Spec\":{\"ContainerSpec\":{\"Image\":\"busybox\"}}}]");
+	run_cli(&srv, &r, NULL, "node", "ps", "--format", "{{.Name}} {{.Node}}", NULL);
+	cr_expect_eq(r.status, 0, "err: %s", r.err);
+	cr_expect_str_eq(r.out, "web.2 host1\n");
 	run_free(&r);
 }
 
