@@ -314,5 +314,5 @@ uint64_t orch_task_iteration(const Shoal__Task *t)
 uint64_t orch_service_iteration(const Shoal__Service *s)
 {
 	return s->job_status && s->job_status->job_iteration ? s->job_status->job_iteration->index
-							      : 0;
+							     : 0;
 }
