@@ -131,6 +131,9 @@ static int service_matches(const void *obj, const char *key, const char *v, cons
 
 struct task_counts {
 	uint64_t running, completed;
+	uint64_t runnable;  /* desired state RUNNING or before */
+	uint64_t iteration; /* jobs: only tasks of this iteration complete it */
+	int job;
 };
 
 static int count_task(const void *obj, void *varg)
@@ -142,7 +145,10 @@ static int count_task(const void *obj, void *varg)
 	if (st == SHOAL__TASK_STATE__TASK_STATE_RUNNING &&
 	    t->desired_state == SHOAL__TASK_STATE__TASK_STATE_RUNNING)
 		k->running++;
-	if (st == SHOAL__TASK_STATE__TASK_STATE_COMPLETE)
+	if (t->desired_state <= SHOAL__TASK_STATE__TASK_STATE_RUNNING)
+		k->runnable++;
+	if (st == SHOAL__TASK_STATE__TASK_STATE_COMPLETE &&
+	    (!k->job || (t->job_iteration ? t->job_iteration->index : 0) == k->iteration))
 		k->completed++;
 	return 0;
 }
@@ -163,6 +169,11 @@ void ctl_service_status(const struct store *st, const Shoal__Service *s, Shoal__
 	struct task_counts k = {0};
 	uint64_t nodes = 0;
 
+	if (s->spec && is_job(s->spec)) {
+		k.job = 1;
+		if (s->job_status && s->job_status->job_iteration)
+			k.iteration = s->job_status->job_iteration->index;
+	}
 	store_tasks_by_service(st, s->meta->id, count_task, &k);
 	out->running_tasks = k.running;
 	out->completed_tasks = k.completed;
@@ -182,6 +193,9 @@ void ctl_service_status(const struct store *st, const Shoal__Service *s, Shoal__
 		break;
 	}
 	case SHOAL__SERVICE_SPEC__MODE_GLOBAL:
+		/* One task per node the orchestrator found eligible (constraints included). */
+		out->desired_tasks = k.runnable;
+		break;
 	case SHOAL__SERVICE_SPEC__MODE_GLOBAL_JOB:
 		store_foreach_node(st, count_eligible, &nodes);
 		out->desired_tasks = nodes;
@@ -295,6 +309,21 @@ static void keep_pull_options(Shoal__ServiceUpdateRequest *req, const Shoal__Ser
 	c->pull_options = store_dup(&from->task->container->pull_options->base);
 }
 
+/* A job whose spec changed (a ForceUpdate bump included) runs again, as swarmkit's: a new
+ * iteration, above every earlier one; the orchestrator shuts down the older iteration's tasks
+ * and counts completions afresh. */
+static void next_job_iteration(Shoal__Service *s, uint64_t version)
+{
+	if (!s->job_status->job_iteration) {
+		s->job_status->job_iteration = xmalloc(sizeof(*s->job_status->job_iteration));
+		shoal__version__init(s->job_status->job_iteration);
+	}
+	if (version <= s->job_status->job_iteration->index)
+		version = s->job_status->job_iteration->index + 1;
+	s->job_status->job_iteration->index = version;
+	s->job_status->last_execution = now_ns();
+}
+
 void ctl_service_update(struct ctl *c, const uint8_t *body, size_t len, ctl_reply_fn cb, void *arg)
 {
 	Shoal__ServiceUpdateRequest *req = shoal__service_update_request__unpack(NULL, len, body);
@@ -302,7 +331,7 @@ void ctl_service_update(struct ctl *c, const uint8_t *body, size_t len, ctl_repl
 	Shoal__Service *next = NULL;
 	struct ctl_batch b;
 	char msg[512];
-	int rv;
+	int rv, changed = 0;
 
 	if (!req || (!req->spec && !req->rollback)) {
 		ctl_reply_err(cb, arg, -EINVAL, "malformed service update request");
@@ -323,6 +352,7 @@ void ctl_service_update(struct ctl *c, const uint8_t *body, size_t len, ctl_repl
 			ctl_reply_err(cb, arg, rv, "%s", msg);
 			goto out;
 		}
+		changed = 1;
 	} else {
 		ctl_service_spec_defaults(req->spec);
 		if ((rv = ctl_service_spec_validate(c->store, req->spec, msg, sizeof(msg)))) {
@@ -351,8 +381,11 @@ void ctl_service_update(struct ctl *c, const uint8_t *body, size_t len, ctl_repl
 			if (next->update_status)
 				shoal__update_status__free_unpacked(next->update_status, NULL);
 			next->update_status = NULL;
+			changed = 1;
 		}
 	}
+	if (changed && next->job_status)
+		next_job_iteration(next, cur->meta->version);
 	ctl_batch_init(&b);
 	ctl_batch_add(&b, SHOAL__STORE_ACTION__KIND__UPDATE, SHOAL__STORE_ACTION__TARGET_SERVICE,
 		      next);

@@ -1,17 +1,22 @@
-/* orchestrator: turns replicated services into tasks, on the leader.
+/* orchestrator: turns services into tasks, on the leader.
  *
  * Two leader components share one struct orch, each a pump (pump.h) with its own proposal in
  * flight:
- *   - the replicated orchestrator with its restart supervisor (replicated.c, restart.c) watches
- *     services, tasks and nodes. Per replicated service it keeps one runnable task in each slot
- *     1..replicas (creating tasks in the lowest free slots, setting desired state REMOVE on the
- *     surplus when scaled down), restarts tasks that stopped or whose node is down, drained or
- *     gone (old task -> desired SHUTDOWN, replacement in the same slot, per the restart policy:
- *     condition, delay, max attempts within a window), and sets desired state REMOVE on every
- *     task of a deleted service. Global services and jobs are left alone.
+ *   - the service orchestrator with its restart supervisor (replicated.c, global.c, jobs.c,
+ *     slots.c, constraint.c, restart.c) watches services, tasks and nodes. Per replicated
+ *     service it keeps one runnable task in each slot 1..replicas (creating tasks in the lowest
+ *     free slots, setting desired state REMOVE on the surplus when scaled down); per global
+ *     service one task pinned to each eligible node (not down, active, constraints and
+ *     platforms met); replicated jobs run up to max_concurrent tasks until total_completions
+ *     completed, global jobs once per eligible node. It restarts tasks that stopped or whose
+ *     node is down, drained, gone or no longer meets their constraints (old task -> desired
+ *     SHUTDOWN, replacement per the restart policy: condition, delay, max attempts within a
+ *     window; no delay when the node is at fault), and sets desired state REMOVE on every task
+ *     of a deleted service.
  *   - the task reaper (reaper.c) watches tasks, services and the cluster, and deletes dead tasks
- *     beyond the cluster's task history limit per slot, tasks with desired state REMOVE once
- *     they stopped (or never got a node), and stopped tasks of deleted services.
+ *     beyond the cluster's task history limit per slot (per node for global modes), tasks with
+ *     desired state REMOVE once they stopped (or never got a node, or their node was removed),
+ *     and stopped tasks of deleted services.
  *
  * Every write goes through the proposer in batches; nothing here calls Raft. Restart history
  * (for max attempts) lives in memory: a new leader starts it afresh, as swarmkit does. */
@@ -66,7 +71,7 @@ uint64_t orch_proposals(const struct orch *o);
 /* ------------------------------------------------------------------------------------------ */
 /* Shared by the files of this module (not for other modules). */
 
-/* The pump operations of each component. */
+/* The pump operations of each component (the service orchestrator's in replicated.c). */
 extern const struct orch_pump_ops orch_replicated_ops;
 extern const struct orch_pump_ops orch_reaper_ops;
 
@@ -88,7 +93,8 @@ static inline int64_t orch_task_stamp(const Shoal__Task *t)
  * Returns 0. */
 int orch_mark_task_service(const void *obj, void *set);
 
-/* 1 if `t` is on a node that cannot run it: assigned to a node that is gone, down or drained. */
+/* 1 if `t` is on a node that cannot run it: assigned to a node that is gone, down, drained, or
+ * whose labels/role no longer meet the task's placement constraints (slots.c). */
 int orch_node_invalid(const struct store *s, const Shoal__Task *t);
 
 /* Restart supervisor (restart.c). */

@@ -8,8 +8,9 @@
  *     tasks go first. Unlike swarmkit the newest task of a slot is never trimmed: it tells the
  *     orchestrator that a slot stopped for good (restart condition none, max attempts), and
  *     without it the slot would be refilled;
- *   - tasks with desired state REMOVE (scaled down, service deleted) are deleted once stopped
- *     (observed state past RUNNING) or if they never reached a node (before ASSIGNED);
+ *   - tasks with desired state REMOVE (scaled down, service deleted, node removed) are deleted
+ *     once stopped (observed state past RUNNING), if they never reached a node (before
+ *     ASSIGNED), or if their node was removed (nobody is left to report them stopped);
  *   - tasks of a service that no longer exists are deleted on the same terms.
  * A "dead" task is one observed past RUNNING, or never assigned with a desired state past
  * RUNNING. */
@@ -118,7 +119,8 @@ static void reap_service(struct orch *o, const char *service_id, struct orch_bat
 	for (size_t i = 0; i < r.n; i++) {
 		const Shoal__Task *t = r.ts[i];
 
-		if ((!svc || t->desired_state == ST(REMOVE)) && dead(t)) {
+		if ((!svc || t->desired_state == ST(REMOVE)) &&
+		    (dead(t) || (t->node_id[0] && !store_get_node(st, t->node_id)))) {
 			orch_batch_remove_task(b, t);
 			gone[i] = 1;
 		}

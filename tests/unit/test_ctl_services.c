@@ -551,3 +551,54 @@ Test(ctl_services, list_filters_status_and_task_filters)
 	r = call("task.get", &rr.base);
 	cr_expect_eq(r.status, -ENOENT);
 }
+
+Test(ctl_services, a_job_spec_change_starts_a_new_iteration)
+{
+	struct spec x;
+	Shoal__ReplicatedJob rj = SHOAL__REPLICATED_JOB__INIT;
+	Shoal__ServiceUpdateRequest u = SHOAL__SERVICE_UPDATE_REQUEST__INIT;
+	Shoal__Service *s;
+	const Shoal__Service *now;
+	struct reply r;
+	uint64_t it0, it1;
+
+	spec_init(&x, "batch", "busybox", 0);
+	rj.max_concurrent = 2;
+	rj.total_completions = 4;
+	x.s.replicated_job = &rj;
+	x.s.mode_case = SHOAL__SERVICE_SPEC__MODE_REPLICATED_JOB;
+	r = create(&x);
+	cr_assert_eq(r.status, 0, "%s", r.msg);
+	s = get("batch", &r);
+	cr_assert_not_null(s, "%s", r.msg);
+	cr_assert_not_null(s->job_status);
+	cr_assert_not_null(s->job_status->job_iteration);
+	it0 = s->job_status->job_iteration->index;
+	cr_expect_gt(s->job_status->last_execution, 0);
+
+	/* The same spec: the job does not run again. */
+	u.ref = "batch";
+	u.spec = s->spec;
+	u.version = s->meta->version;
+	r = call("service.update", &u.base);
+	cr_assert_eq(r.status, 0, "%s", r.msg);
+	now = store_get_service(st, s->meta->id);
+	cr_expect_eq(now->job_status->job_iteration->index, it0);
+
+	/* A ForceUpdate bump: a new iteration, above the old one. */
+	s->spec->task->force_update++;
+	u.version = now->meta->version;
+	r = call("service.update", &u.base);
+	cr_assert_eq(r.status, 0, "%s", r.msg);
+	now = store_get_service(st, s->meta->id);
+	it1 = now->job_status->job_iteration->index;
+	cr_expect_gt(it1, it0);
+
+	/* Another change: higher again. */
+	s->spec->replicated_job->total_completions = 6;
+	u.version = now->meta->version;
+	r = call("service.update", &u.base);
+	cr_assert_eq(r.status, 0, "%s", r.msg);
+	cr_expect_gt(store_get_service(st, s->meta->id)->job_status->job_iteration->index, it1);
+	shoal__service__free_unpacked(s, NULL);
+}
