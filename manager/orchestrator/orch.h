@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "common/id.h"
 #include "common/map.h"
 #include "manager/controlapi/ctl.h"
 #include "manager/orchestrator/batch.h"
@@ -34,15 +35,19 @@
 #define ORCH_OLD_TASK_TIMEOUT_NS (60LL * 1000000000LL)
 
 struct orch_restart_rec; /* restart.c */
+struct orch_upd_run;	 /* update.c */
 
 struct orch {
 	struct orch_pump pump;		  /* replicated orchestrator + restart supervisor */
 	struct orch_pump reaper;	  /* task reaper */
+	struct orch_pump updater;	  /* rolling updates and rollbacks */
 	struct orch_idset dirty;	  /* service ids to reconcile */
 	struct orch_idset waiting;	  /* services holding a delayed replacement */
 	struct orch_idset reap_dirty;	  /* service ids whose history to trim */
 	struct map history;		  /* restart history, hash(service, slot) -> records */
 	struct orch_restart_rec *pending; /* restarts in the batch in flight */
+	struct orch_idset upd_dirty;	  /* service ids the updater looks at */
+	struct orch_upd_run *runs;	  /* updates in progress (update.c) */
 	int running;
 	int stopping; /* pumps still closing */
 	void (*stop_cb)(void *arg);
@@ -69,6 +74,16 @@ uint64_t orch_proposals(const struct orch *o);
 /* The pump operations of each component. */
 extern const struct orch_pump_ops orch_replicated_ops;
 extern const struct orch_pump_ops orch_reaper_ops;
+extern const struct orch_pump_ops orch_updater_ops;
+
+/* Adds to `b` the creation of a new task of `svc` (its current spec) in `slot` with the given
+ * desired state (swarmkit's orchestrator.NewTask); its id is written to `id`. `svc` is
+ * borrowed (copied into the batch). */
+void orch_new_task(struct orch_batch *b, const struct store *st, const Shoal__Service *svc,
+		   uint64_t slot, Shoal__TaskState desired, int64_t now, char id[ID_LEN + 1]);
+
+/* Updater (update.c): frees the in-memory state of the updates in progress. */
+void orch_update_clear(struct orch *o);
 
 /* 1 if `t` is on a node that cannot run it: assigned to a node that is gone, down or drained. */
 int orch_node_invalid(const struct store *s, const Shoal__Task *t);

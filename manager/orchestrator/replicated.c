@@ -105,16 +105,16 @@ static int still_running_somewhere(const struct store *s, const Shoal__Task *t)
 /* ------------------------------------------------------------------------------------------ */
 /* New tasks (swarmkit's orchestrator.NewTask) */
 
-static void new_task(struct svc_pass *x, uint64_t slot, Shoal__TaskState desired)
+void orch_new_task(struct orch_batch *b, const struct store *st, const Shoal__Service *svc,
+		   uint64_t slot, Shoal__TaskState desired, int64_t now, char id[ID_LEN + 1])
 {
-	const Shoal__Service *svc = x->svc;
-	const Shoal__Cluster *cl = store_get_cluster(x->st);
+	const Shoal__Cluster *cl = store_get_cluster(st);
 	Shoal__Task t = SHOAL__TASK__INIT;
 	Shoal__Meta meta = SHOAL__META__INIT;
 	Shoal__Annotations ann = SHOAL__ANNOTATIONS__INIT;
 	Shoal__TaskStatus status = SHOAL__TASK_STATUS__INIT;
 	Shoal__Endpoint ep = SHOAL__ENDPOINT__INIT;
-	char id[ID_LEN + 1], name[512];
+	char name[512];
 	const char *sname = svc->spec->annotations && svc->spec->annotations->name
 				? svc->spec->annotations->name
 				: "";
@@ -142,10 +142,17 @@ static void new_task(struct svc_pass *x, uint64_t slot, Shoal__TaskState desired
 		t.log_driver = cl->spec->task_defaults->log_driver;
 	status.state = ST(NEW);
 	status.message = "created";
-	status.timestamp = x->now;
+	status.timestamp = now;
 	t.status = &status;
 	t.desired_state = desired;
-	orch_batch_create_task(x->b, &t);
+	orch_batch_create_task(b, &t);
+}
+
+static void new_task(struct svc_pass *x, uint64_t slot, Shoal__TaskState desired)
+{
+	char id[ID_LEN + 1];
+
+	orch_new_task(x->b, x->st, x->svc, slot, desired, x->now, id);
 }
 
 /* ------------------------------------------------------------------------------------------ */
