@@ -1,7 +1,7 @@
 /* orchestrator: turns replicated services into tasks, on the leader.
  *
- * Two leader components share one struct orch, each a pump (pump.h) with its own proposal in
- * flight:
+ * Three leader components share one struct orch, each a pump (pump.h) with its own proposal
+ * in flight:
  *   - the replicated orchestrator with its restart supervisor (replicated.c, restart.c) watches
  *     services, tasks and nodes. Per replicated service it keeps one runnable task in each slot
  *     1..replicas (creating tasks in the lowest free slots, setting desired state REMOVE on the
@@ -12,6 +12,8 @@
  *   - the task reaper (reaper.c) watches tasks, services and the cluster, and deletes dead tasks
  *     beyond the cluster's task history limit per slot, tasks with desired state REMOVE once
  *     they stopped (or never got a node), and stopped tasks of deleted services.
+ *   - the updater (update.c) watches services and their tasks, and replaces the tasks whose
+ *     spec is out of date (rolling update, automatic and manual rollback; see README.md).
  *
  * Every write goes through the proposer in batches; nothing here calls Raft. Restart history
  * (for max attempts) lives in memory: a new leader starts it afresh, as swarmkit does. */
@@ -54,13 +56,13 @@ struct orch {
 	void *stop_arg;
 };
 
-/* Starts both components on `loop` (the daemon calls it when this manager becomes leader,
+/* Starts the three components on `loop` (the daemon calls it when this manager becomes leader,
  * after the Raft barrier): each first looks at the whole store, then follows its changes.
  * `o` is caller-allocated, zeroed or stopped; the store and the proposer's context must
  * outlive orch_stop's callback. Returns 0. */
 int orch_start(struct orch *o, uv_loop_t *loop, struct store *store, struct ctl_proposer p);
 
-/* Stops both (leadership lost or shutdown) and frees their memory; `cb(arg)` runs once their
+/* Stops them (leadership lost or shutdown) and frees their memory; `cb(arg)` runs once their
  * handles are closed (cb may be NULL). A proposal in flight completes into nothing. Safe on a
  * struct orch never started or already stopped (cb runs at once). */
 void orch_stop(struct orch *o, void (*cb)(void *arg), void *arg);
