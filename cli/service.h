@@ -121,6 +121,21 @@ int cli_svc_get(struct cli_ctx *ctx, const char *ref, int defaults, json_t **svc
  * prints the reply's warnings on stderr. */
 int cli_svc_post_update(struct cli_ctx *ctx, json_t *svc, json_t *spec, const char *rollback,
 			const char *auth_from);
+/* The same with extra request `headers` ("Name: value\r\n" lines, borrowed; NULL = none). */
+int cli_svc_post_update_hdr(struct cli_ctx *ctx, json_t *svc, json_t *spec, const char *rollback,
+			    const char *auth_from, const char *headers);
+
+/* --network values as docker sends them: each resolved to its network id (GET
+ * /networks/{name}), sorted by target. *out is a new array, set even on error. */
+int cli_svc_networks(struct cli_ctx *ctx, const struct cli_strv *nets, json_t **out);
+
+/* --with-registry-auth (service_auth.c): the "X-Registry-Auth: ...\r\n" header line for
+ * `image`, from the docker config file's credentials for its registry, or the empty auth
+ * ("{}") when there are none. Never fails; caller frees. */
+char *cli_svc_registry_auth(const char *image);
+/* cli_api() with extra request `headers` (borrowed; NULL = plain cli_api). *out as cli_api. */
+int cli_svc_api_headers(struct cli_ctx *ctx, const char *method, const char *path,
+			const char *query, json_t *body, const char *headers, json_t **out);
 
 /* ------------------------------------------------------------------------ */
 /* Display helpers                                                           */

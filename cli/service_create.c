@@ -233,7 +233,7 @@ static int cmp_target(const void *a, const void *b)
 }
 
 /* Network attachments with names resolved to IDs, sorted by ID. */
-static int networks(struct cli_ctx *ctx, const struct cli_strv *nets, json_t **out)
+int cli_svc_networks(struct cli_ctx *ctx, const struct cli_strv *nets, json_t **out)
 {
 	json_t **v = xcalloc(nets->n ? nets->n : 1, sizeof(*v));
 	char err[256];
@@ -387,7 +387,7 @@ int cli_svc_build_spec(struct cli_ctx *ctx, struct cli_svc_opts *o, struct cli_f
 		json_object_set_new(s, "UpdateConfig", upd);
 	if (rb)
 		json_object_set_new(s, "RollbackConfig", rb);
-	if ((rc = networks(ctx, &o->networks, &v)))
+	if ((rc = cli_svc_networks(ctx, &o->networks, &v)))
 		return json_decref(v), rc;
 	tt = json_object();
 	json_object_set_new(s, "TaskTemplate", tt);
@@ -594,6 +594,12 @@ int cli_svc_get(struct cli_ctx *ctx, const char *ref, int defaults, json_t **svc
 int cli_svc_post_update(struct cli_ctx *ctx, json_t *svc, json_t *spec, const char *rollback,
 			const char *auth_from)
 {
+	return cli_svc_post_update_hdr(ctx, svc, spec, rollback, auth_from, NULL);
+}
+
+int cli_svc_post_update_hdr(struct cli_ctx *ctx, json_t *svc, json_t *spec, const char *rollback,
+			    const char *auth_from, const char *headers)
+{
 	CLI_AUTO_FREE char *path = cli_api_path("/services/", cli_json_str(svc, "ID"), "/update");
 	CLI_AUTO_BUF struct buf q = BUF_INIT;
 	CLI_AUTO_JSON json_t *reply = NULL;
@@ -607,7 +613,7 @@ int cli_svc_post_update(struct cli_ctx *ctx, json_t *svc, json_t *spec, const ch
 		cli_http_query_add(&q, "rollback", rollback);
 	cli_http_query_add(&q, "version", ver);
 	buf_append_u8(&q, '\0');
-	if ((rc = cli_api(ctx, "POST", path, (char *) q.data, spec, &reply)))
+	if ((rc = cli_svc_api_headers(ctx, "POST", path, (char *) q.data, spec, headers, &reply)))
 		return rc;
 	cli_svc_print_warnings(ctx, reply);
 	return 0;
@@ -716,6 +722,7 @@ static int create(struct cli_ctx *ctx, struct cli_svc_opts *o, struct cli_flag *
 	CLI_AUTO_JSON json_t *reply = NULL;
 	CLI_AUTO_FREE char *image = NULL;
 	CLI_AUTO_FREE char *warning = NULL;
+	CLI_AUTO_FREE char *auth = NULL;
 	char **pos;
 	int npos, rc;
 	json_t *cs;
@@ -725,10 +732,6 @@ static int create(struct cli_ctx *ctx, struct cli_svc_opts *o, struct cli_flag *
 		return rc > 0 ? 0 : rc;
 	if ((rc = cli_args_min(ctx, npos, 1)) || (rc = cli_svc_validate(ctx, o, flags)))
 		return rc;
-	if (o->registry_auth)
-		return cli_errorf(ctx, -ENOSYS,
-				  "--with-registry-auth is not implemented yet: shoal cannot read "
-				  "registry credentials from the docker config");
 	if ((rc = cli_svc_build_spec(ctx, o, flags, pos[0], npos - 1, pos + 1, &spec)))
 		return rc;
 	cs = cli_json_path(spec, "TaskTemplate.ContainerSpec");
@@ -738,7 +741,9 @@ static int create(struct cli_ctx *ctx, struct cli_svc_opts *o, struct cli_flag *
 	json_object_set_new(cs, "Image", json_string(image));
 	if (!o->no_resolve)
 		warning = cli_svc_resolve_image(ctx, spec);
-	if ((rc = cli_api(ctx, "POST", "/services/create", NULL, spec, &reply)))
+	if (o->registry_auth)
+		auth = cli_svc_registry_auth(cli_json_str(cs, "Image"));
+	if ((rc = cli_svc_api_headers(ctx, "POST", "/services/create", NULL, spec, auth, &reply)))
 		return rc;
 	cli_svc_print_warnings(ctx, reply);
 	if (warning)

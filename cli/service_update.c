@@ -1,7 +1,8 @@
 /* `shoal service update`: GET the service, change its stored spec the way
- * docker's update.go does for the supported flags, POST it back with
- * ?version=. Flags shoal does not handle yet fail with -ENOSYS naming the
- * flag; nothing is sent then. */
+ * docker's update.go does, POST it back with ?version=, and show the update's
+ * progress (service_progress.c) unless -d. Every flag of create can be changed
+ * (list flags as -add/-rm pairs); a flag missing from `handled` fails with
+ * -ENOSYS naming it, and nothing is sent then. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,32 @@ static const char *const handled[] = {"detach",
 				      "endpoint-mode",
 				      "replicas-max-per-node",
 				      "rollback",
+				      "entrypoint",
+				      "update-max-failure-ratio",
+				      "rollback-max-failure-ratio",
+				      "log-driver",
+				      "log-opt",
+				      "health-cmd",
+				      "health-interval",
+				      "health-timeout",
+				      "health-retries",
+				      "health-start-period",
+				      "no-healthcheck",
+				      "placement-pref-add",
+				      "placement-pref-rm",
+				      "network-add",
+				      "network-rm",
+				      "group-add",
+				      "group-rm",
+				      "dns-add",
+				      "dns-rm",
+				      "dns-option-add",
+				      "dns-option-rm",
+				      "dns-search-add",
+				      "dns-search-rm",
+				      "host-add",
+				      "host-rm",
+				      "with-registry-auth",
 				      NULL};
 
 static int is_handled(const char *name)
@@ -231,6 +258,207 @@ static void set_str(json_t *obj, const char *path, const char *v)
 
 	snprintf(parent, sizeof(parent), "%.*s", (int) (dot - path), path);
 	json_object_set_new(cli_json_object_at(obj, parent), dot + 1, json_string(v));
+}
+
+/* updateHealthcheck: --no-healthcheck sets Test ["NONE"]; other health flags change their
+ * field of the existing check (an emptied --health-cmd inherits the image's). */
+static int update_health(struct cli_ctx *ctx, struct cli_svc_opts *o, struct cli_flag *fl,
+			 json_t *cs)
+{
+	static const char *const durs[] = {"health-interval",	  "Interval",
+					   "health-timeout",	  "Timeout",
+					   "health-start-period", "StartPeriod"};
+	int other = changed(fl, "health-cmd") || changed(fl, "health-interval") ||
+		    changed(fl, "health-timeout") || changed(fl, "health-retries") ||
+		    changed(fl, "health-start-period");
+	const int64_t vals[] = {o->health_interval, o->health_timeout, o->health_start_period};
+	json_t *h;
+
+	if (!other && !changed(fl, "no-healthcheck"))
+		return 0;
+	if (o->no_healthcheck) {
+		if (other)
+			return cli_errorf(ctx, -EINVAL,
+					  "--no-healthcheck conflicts with --health-* options");
+		json_object_set_new(cs, "Healthcheck", json_pack("{s:[s]}", "Test", "NONE"));
+		return 0;
+	}
+	h = cli_json_object_at(cs, "Healthcheck");
+	if (json_array_size(json_object_get(h, "Test")) == 1 &&
+	    !strcmp(json_string_value(json_array_get(json_object_get(h, "Test"), 0)) ?: "", "NONE"))
+		json_object_del(h, "Test"); /* options without a check inherit the image's */
+	if (changed(fl, "health-cmd")) {
+		if (*o->health_cmd)
+			json_object_set_new(h, "Test",
+					    json_pack("[s,s]", "CMD-SHELL", o->health_cmd));
+		else
+			json_object_del(h, "Test");
+	}
+	for (int i = 0; i < 3; i++)
+		if (changed(fl, durs[2 * i]))
+			json_object_set_new(h, durs[2 * i + 1], json_integer(vals[i]));
+	if (changed(fl, "health-retries"))
+		json_object_set_new(h, "Retries", json_integer(o->health_retries));
+	return 0;
+}
+
+/* Removes the placement preferences written as "spread=DESCRIPTOR" in rm, adds `add`. */
+static void update_prefs(json_t *spec, const struct cli_strv *add, const struct cli_strv *rm)
+{
+	json_t *arr = array_at(cli_json_object_at(spec, "TaskTemplate.Placement"), "Preferences"),
+	       *v;
+	char err[256];
+
+	for (size_t i = 0; i < json_array_size(arr);) {
+		char s[320];
+
+		snprintf(s, sizeof(s), "spread=%s",
+			 cli_json_str(json_array_get(arr, i), "Spread.SpreadDescriptor"));
+		if (in_strv(rm, s, strlen(s)))
+			json_array_remove(arr, i);
+		else
+			i++;
+	}
+	for (size_t i = 0; i < add->n; i++)
+		if (!cli_svc_pref(add->v[i], &v, err, sizeof(err)))
+			json_array_append_new(arr, v);
+}
+
+/* Removes the networks named (or with the id) in rm, adds `add` resolved to ids. */
+static int update_networks(struct cli_ctx *ctx, json_t *spec, const struct cli_strv *add,
+			   const struct cli_strv *rm)
+{
+	json_t *tt = cli_json_object_at(spec, "TaskTemplate"), *arr = array_at(tt, "Networks");
+	CLI_AUTO_JSON json_t *fresh = NULL;
+	size_t i, j;
+	json_t *v;
+	int rc;
+
+	for (i = 0; i < rm->n; i++) {
+		CLI_AUTO_FREE char *path = cli_api_path("/networks/", rm->v[i], NULL);
+		CLI_AUTO_JSON json_t *nw = NULL;
+		const char *id = rm->v[i];
+
+		if (!cli_api(ctx, "GET", path, "scope=swarm", NULL, &nw))
+			id = cli_json_str(nw, "Id")[0] ? cli_json_str(nw, "Id")
+						       : cli_json_str(nw, "ID");
+		for (j = 0; j < json_array_size(arr);) {
+			const char *t = cli_json_str(json_array_get(arr, j), "Target");
+
+			if (!strcmp(t, id) || !strcmp(t, rm->v[i]))
+				json_array_remove(arr, j);
+			else
+				j++;
+		}
+	}
+	buf_reset(&ctx->errmsg);
+	if ((rc = cli_svc_networks(ctx, add, &fresh)))
+		return rc;
+	json_array_foreach(fresh, i, v)
+	{
+		int dup = 0;
+		json_t *w;
+
+		json_array_foreach(arr, j, w) dup |=
+		    !strcmp(cli_json_str(w, "Target"), cli_json_str(v, "Target"));
+		if (dup)
+			return cli_errorf(ctx, -EINVAL, "service is already attached to network %s",
+					  cli_json_str(v, "Target"));
+		json_array_append(arr, v);
+	}
+	return 0;
+}
+
+/* Hosts entries are "IP host..."; rm names "host" or "host:ip". */
+static void update_hosts(json_t *cs, const struct cli_strv *add, const struct cli_strv *rm)
+{
+	json_t *arr = array_at(cs, "Hosts");
+	char err[256];
+
+	for (size_t i = 0; i < json_array_size(arr);) {
+		const char *e = json_string_value(json_array_get(arr, i)) ?: "";
+		size_t il = strcspn(e, " \t");
+		int drop = 0;
+
+		for (size_t k = 0; k < rm->n && !drop; k++) {
+			const char *r = rm->v[k];
+			size_t hl = strcspn(r, ":");
+			const char *h = e + il;
+
+			if (r[hl] == ':' &&
+			    (strlen(r + hl + 1) != il || strncmp(r + hl + 1, e, il)))
+				continue;
+			while (*h) {
+				size_t l;
+
+				h += strspn(h, " \t");
+				l = strcspn(h, " \t");
+				if (l == hl && !strncmp(h, r, hl))
+					drop = 1;
+				h += l;
+			}
+		}
+		if (drop)
+			json_array_remove(arr, i);
+		else
+			i++;
+	}
+	for (size_t i = 0; i < add->n; i++) {
+		char *h;
+
+		if (!cli_svc_host(add->v[i], &h, err, sizeof(err))) {
+			json_array_append_new(arr, json_string(h));
+			free(h);
+		}
+	}
+}
+
+static int apply_more(struct cli_ctx *ctx, struct cli_svc_opts *o, struct cli_flag *fl,
+		      json_t *spec)
+{
+	json_t *cs = cli_json_object_at(spec, "TaskTemplate.ContainerSpec"), *v;
+	int rc;
+
+	if (changed(fl, "entrypoint")) {
+		if (cli_svc_shlex(o->entrypoint, &v))
+			return cli_errorf(ctx, -EINVAL, "invalid --entrypoint: unbalanced quotes");
+		if (json_array_size(v))
+			json_object_set_new(cs, "Command", v);
+		else
+			json_object_del(cs, "Command"), json_decref(v);
+	}
+	if (changed(fl, "update-max-failure-ratio"))
+		json_object_set_new(cli_json_object_at(spec, "UpdateConfig"), "MaxFailureRatio",
+				    json_real(strtof(o->update_max_failure_ratio, NULL)));
+	if (changed(fl, "rollback-max-failure-ratio"))
+		json_object_set_new(cli_json_object_at(spec, "RollbackConfig"), "MaxFailureRatio",
+				    json_real(strtof(o->rollback_max_failure_ratio, NULL)));
+	/* docker: --log-opt only counts together with --log-driver. */
+	if (changed(fl, "log-driver"))
+		json_object_set_new(cli_json_object_at(spec, "TaskTemplate"), "LogDriver",
+				    json_pack("{s:s,s:o}", "Name", o->log_driver, "Options",
+					      cli_swobj_labels(&o->log_opts)));
+	if ((rc = update_health(ctx, o, fl, cs)))
+		return rc;
+	if (changed(fl, "placement-pref-add") || changed(fl, "placement-pref-rm"))
+		update_prefs(spec, &o->prefs, &o->rm_prefs);
+	if ((changed(fl, "network-add") || changed(fl, "network-rm")) &&
+	    (rc = update_networks(ctx, spec, &o->networks, &o->rm_networks)))
+		return rc;
+	if (changed(fl, "group-add") || changed(fl, "group-rm"))
+		update_list(cs, "Groups", &o->groups, &o->rm_groups);
+	if (changed(fl, "dns-add") || changed(fl, "dns-rm"))
+		update_list(cli_json_object_at(cs, "DNSConfig"), "Nameservers", &o->dns,
+			    &o->rm_dns);
+	if (changed(fl, "dns-option-add") || changed(fl, "dns-option-rm"))
+		update_list(cli_json_object_at(cs, "DNSConfig"), "Options", &o->dns_option,
+			    &o->rm_dns_option);
+	if (changed(fl, "dns-search-add") || changed(fl, "dns-search-rm"))
+		update_list(cli_json_object_at(cs, "DNSConfig"), "Search", &o->dns_search,
+			    &o->rm_dns_search);
+	if (changed(fl, "host-add") || changed(fl, "host-rm"))
+		update_hosts(cs, &o->hosts, &o->rm_hosts);
+	return 0;
 }
 
 static int apply(struct cli_ctx *ctx, struct cli_svc_opts *o, struct cli_flag *fl, json_t *spec)
@@ -358,7 +586,7 @@ static int apply(struct cli_ctx *ctx, struct cli_svc_opts *o, struct cli_flag *f
 		set_str(spec, "EndpointSpec.Mode", o->endpoint_mode);
 	if (changed(fl, "replicas-max-per-node"))
 		set_int(spec, "TaskTemplate.Placement.MaxReplicas", (json_int_t) o->max_replicas);
-	return 0;
+	return apply_more(ctx, o, fl, spec);
 }
 
 static int update(struct cli_ctx *ctx, struct cli_svc_opts *o, struct cli_flag *fl, int argc,
@@ -366,6 +594,7 @@ static int update(struct cli_ctx *ctx, struct cli_svc_opts *o, struct cli_flag *
 {
 	CLI_AUTO_JSON json_t *svc = NULL;
 	CLI_AUTO_FREE char *warning = NULL;
+	CLI_AUTO_FREE char *auth = NULL;
 	json_t *spec;
 	int rc;
 
@@ -398,7 +627,11 @@ static int update(struct cli_ctx *ctx, struct cli_svc_opts *o, struct cli_flag *
 			return rc;
 		if (changed(fl, "image") && !o->no_resolve)
 			warning = cli_svc_resolve_image(ctx, spec);
-		rc = cli_svc_post_update(ctx, svc, spec, NULL, "spec");
+		/* docker: the credentials replace the stored ones; else they are kept. */
+		if (o->registry_auth)
+			auth = cli_svc_registry_auth(
+			    cli_json_str(spec, "TaskTemplate.ContainerSpec.Image"));
+		rc = cli_svc_post_update_hdr(ctx, svc, spec, NULL, auth ? NULL : "spec", auth);
 	}
 	if (rc)
 		return rc;

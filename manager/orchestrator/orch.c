@@ -1,4 +1,5 @@
-/* orchestrator: start and stop of the replicated orchestrator and the task reaper. */
+/* orchestrator: start and stop of the replicated orchestrator, the task reaper and the
+ * updater. */
 #include "manager/orchestrator/orch.h"
 
 #include <string.h>
@@ -12,6 +13,8 @@ static void pump_closed(void *arg)
 	orch_idset_clear(&o->dirty);
 	orch_idset_clear(&o->waiting);
 	orch_idset_clear(&o->reap_dirty);
+	orch_idset_clear(&o->upd_dirty);
+	orch_update_clear(o);
 	orch_restart_clear(o);
 	if (o->stop_cb)
 		o->stop_cb(o->stop_arg);
@@ -24,6 +27,8 @@ int orch_start(struct orch *o, uv_loop_t *loop, struct store *store, struct ctl_
 	o->pump.name = "orch";
 	o->reaper.data = o;
 	o->reaper.name = "reaper";
+	o->updater.data = o;
+	o->updater.name = "updater";
 	orch_pump_start(&o->pump, loop, store, p,
 			STORE_KIND_BIT(STORE_SERVICE) | STORE_KIND_BIT(STORE_TASK) |
 			    STORE_KIND_BIT(STORE_NODE),
@@ -32,6 +37,10 @@ int orch_start(struct orch *o, uv_loop_t *loop, struct store *store, struct ctl_
 			STORE_KIND_BIT(STORE_SERVICE) | STORE_KIND_BIT(STORE_TASK) |
 			    STORE_KIND_BIT(STORE_CLUSTER),
 			&orch_reaper_ops);
+	orch_pump_start(&o->updater, loop, store, p,
+			STORE_KIND_BIT(STORE_SERVICE) | STORE_KIND_BIT(STORE_TASK) |
+			    STORE_KIND_BIT(STORE_NODE),
+			&orch_updater_ops);
 	o->running = 1;
 	return 0;
 }
@@ -46,12 +55,13 @@ void orch_stop(struct orch *o, void (*cb)(void *arg), void *arg)
 	o->running = 0;
 	o->stop_cb = cb;
 	o->stop_arg = arg;
-	o->stopping = 2;
+	o->stopping = 3;
 	orch_pump_stop(&o->pump, pump_closed, o);
 	orch_pump_stop(&o->reaper, pump_closed, o);
+	orch_pump_stop(&o->updater, pump_closed, o);
 }
 
 uint64_t orch_proposals(const struct orch *o)
 {
-	return o->pump.proposals + o->reaper.proposals;
+	return o->pump.proposals + o->reaper.proposals + o->updater.proposals;
 }

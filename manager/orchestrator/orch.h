@@ -1,6 +1,6 @@
 /* orchestrator: turns services into tasks, on the leader.
  *
- * Two leader components share one struct orch, each a pump (pump.h) with its own proposal in
+ * Three leader components share one struct orch, each a pump (pump.h) with its own proposal in
  * flight:
  *   - the service orchestrator with its restart supervisor (replicated.c, global.c, jobs.c,
  *     slots.c, constraint.c, restart.c) watches services, tasks and nodes. Per replicated
@@ -17,6 +17,8 @@
  *     beyond the cluster's task history limit per slot (per node for global modes), tasks with
  *     desired state REMOVE once they stopped (or never got a node, or their node was removed),
  *     and stopped tasks of deleted services.
+ *   - the updater (update.c) watches services and their tasks, and replaces the tasks whose
+ *     spec is out of date (rolling update, automatic and manual rollback; see README.md).
  *
  * Every write goes through the proposer in batches; nothing here calls Raft. Restart history
  * (for max attempts) lives in memory: a new leader starts it afresh, as swarmkit does. */
@@ -26,6 +28,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "common/id.h"
 #include "common/map.h"
 #include "manager/controlapi/ctl.h"
 #include "manager/orchestrator/batch.h"
@@ -39,28 +42,32 @@
 #define ORCH_OLD_TASK_TIMEOUT_NS (60LL * 1000000000LL)
 
 struct orch_restart_rec; /* restart.c */
+struct orch_upd_run;	 /* update.c */
 
 struct orch {
 	struct orch_pump pump;		  /* replicated orchestrator + restart supervisor */
 	struct orch_pump reaper;	  /* task reaper */
+	struct orch_pump updater;	  /* rolling updates and rollbacks */
 	struct orch_idset dirty;	  /* service ids to reconcile */
 	struct orch_idset waiting;	  /* services holding a delayed replacement */
 	struct orch_idset reap_dirty;	  /* service ids whose history to trim */
 	struct map history;		  /* restart history, hash(service, slot) -> records */
 	struct orch_restart_rec *pending; /* restarts in the batch in flight */
+	struct orch_idset upd_dirty;	  /* service ids the updater looks at */
+	struct orch_upd_run *runs;	  /* updates in progress (update.c) */
 	int running;
 	int stopping; /* pumps still closing */
 	void (*stop_cb)(void *arg);
 	void *stop_arg;
 };
 
-/* Starts both components on `loop` (the daemon calls it when this manager becomes leader,
+/* Starts the three components on `loop` (the daemon calls it when this manager becomes leader,
  * after the Raft barrier): each first looks at the whole store, then follows its changes.
  * `o` is caller-allocated, zeroed or stopped; the store and the proposer's context must
  * outlive orch_stop's callback. Returns 0. */
 int orch_start(struct orch *o, uv_loop_t *loop, struct store *store, struct ctl_proposer p);
 
-/* Stops both (leadership lost or shutdown) and frees their memory; `cb(arg)` runs once their
+/* Stops them (leadership lost or shutdown) and frees their memory; `cb(arg)` runs once their
  * handles are closed (cb may be NULL). A proposal in flight completes into nothing. Safe on a
  * struct orch never started or already stopped (cb runs at once). */
 void orch_stop(struct orch *o, void (*cb)(void *arg), void *arg);
@@ -74,6 +81,16 @@ uint64_t orch_proposals(const struct orch *o);
 /* The pump operations of each component (the service orchestrator's in replicated.c). */
 extern const struct orch_pump_ops orch_replicated_ops;
 extern const struct orch_pump_ops orch_reaper_ops;
+extern const struct orch_pump_ops orch_updater_ops;
+
+/* Adds to `b` the creation of a new task of `svc` (its current spec) in `slot` with the given
+ * desired state (swarmkit's orchestrator.NewTask); its id is written to `id`. `svc` is
+ * borrowed (copied into the batch). */
+void orch_new_task(struct orch_batch *b, const struct store *st, const Shoal__Service *svc,
+		   uint64_t slot, Shoal__TaskState desired, int64_t now, char id[ID_LEN + 1]);
+
+/* Updater (update.c): frees the in-memory state of the updates in progress. */
+void orch_update_clear(struct orch *o);
 
 /* A task's observed state (NEW while it has no status). */
 static inline Shoal__TaskState orch_task_state(const Shoal__Task *t)

@@ -59,8 +59,8 @@ static int still_running_somewhere(const struct store *s, const Shoal__Task *t)
 /* ------------------------------------------------------------------------------------------ */
 /* New tasks (swarmkit's orchestrator.NewTask) */
 
-void orch_slots_new_task(struct orch_svc_pass *x, uint64_t slot, const char *node_id,
-			 Shoal__TaskState desired)
+static void new_task(struct orch_svc_pass *x, uint64_t slot, const char *node_id,
+		     Shoal__TaskState desired, char id[ID_LEN + 1])
 {
 	const Shoal__Service *svc = x->svc;
 	const Shoal__Cluster *cl = store_get_cluster(x->st);
@@ -70,7 +70,7 @@ void orch_slots_new_task(struct orch_svc_pass *x, uint64_t slot, const char *nod
 	Shoal__TaskStatus status = SHOAL__TASK_STATUS__INIT;
 	Shoal__Endpoint ep = SHOAL__ENDPOINT__INIT;
 	Shoal__Version iter = SHOAL__VERSION__INIT;
-	char id[ID_LEN + 1], name[512];
+	char name[512];
 	const char *sname = svc->spec->annotations && svc->spec->annotations->name
 				? svc->spec->annotations->name
 				: "";
@@ -112,6 +112,22 @@ void orch_slots_new_task(struct orch_svc_pass *x, uint64_t slot, const char *nod
 	t.status = &status;
 	t.desired_state = desired;
 	orch_batch_create_task(x->b, &t);
+}
+
+void orch_slots_new_task(struct orch_svc_pass *x, uint64_t slot, const char *node_id,
+			 Shoal__TaskState desired)
+{
+	char id[ID_LEN + 1];
+
+	new_task(x, slot, node_id, desired, id);
+}
+
+void orch_new_task(struct orch_batch *b, const struct store *st, const Shoal__Service *svc,
+		   uint64_t slot, Shoal__TaskState desired, int64_t now, char id[ID_LEN + 1])
+{
+	struct orch_svc_pass x = {.st = st, .b = b, .svc = svc, .now = now};
+
+	new_task(&x, slot, NULL, desired, id);
 }
 
 /* ------------------------------------------------------------------------------------------ */
