@@ -26,7 +26,8 @@ done
 d1 image ls --format '{{.Repository}}:{{.Tag}}' | grep -qx shoal-demo:latest || it_fail "docker image ls"
 
 it_log "docker service create with progress"
-out=$(d1 service create --name web --replicas 2 --update-monitor 1s shoal-demo:latest \
+out=$(d1 service create --name web --replicas 2 --update-monitor 1s --stop-grace-period 1s \
+  --update-parallelism 2 shoal-demo:latest \
   sh -c 'echo "hi from $(hostname) K=$K"; exec sleep 3600' 2>&1) || it_fail "docker service create: $out"
 echo "$out" | grep -q "verify: Service .* converged" || it_fail "no convergence shown: $out"
 d1 service ls --format '{{.Name}} {{.Replicas}}' | grep -qx 'web 2/2' || it_fail "service ls: $(d1 service ls)"
@@ -40,6 +41,17 @@ it_log "docker service scale with progress"
 out=$(d1 service scale web=4 2>&1) || it_fail "docker service scale: $out"
 echo "$out" | grep -q "converged" || it_fail "scale did not converge: $out"
 [ "$(($(running_on 1) + $(running_on 2)))" -eq 4 ] || it_fail "not 4 containers after scale"
+
+it_log "docker service update --env-add and rollback, with progress"
+out=$(d1 service update --env-add K=v2 web 2>&1) || it_fail "docker service update: $out"
+echo "$out" | grep -q "converged" || it_fail "update did not converge: $out"
+[ "$(d1 service inspect web --format '{{.UpdateStatus.State}}')" = completed ] || it_fail "UpdateStatus: $(d1 service inspect web --format '{{json .UpdateStatus}}')"
+it_wait 20 "logs show K=v2 from 4 tasks" bash -c \
+  "[ \$(DOCKER_HOST=unix://$(it_sock 1) docker service logs web 2>&1 | grep -c 'K=v2') -eq 4 ]"
+out=$(d1 service rollback web 2>&1) || it_fail "docker service rollback: $out"
+echo "$out" | grep -q "rollback" || it_fail "rollback progress: $out"
+d1 service inspect web --format '{{range .Spec.TaskTemplate.ContainerSpec.Env}}{{.}} {{end}}' | grep -q K=v2 &&
+  it_fail "rollback kept the new env"
 
 it_log "global service"
 d1 service create -d --name agent --mode global shoal-demo:latest sleep 3600 >/dev/null
