@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -358,7 +359,12 @@ int cli_time_parse(const char *s, int64_t *unix_ns, int *offset_s)
 	if (parse_rfc3339(s, &t))
 		return -EINVAL;
 	secs = timegm(&t.tm) - t.offset;
-	*unix_ns = (int64_t) secs * (int64_t) NS_PER_SEC + t.nsec;
+	/* Go's zero time (year 1, what the API says for "never") and anything
+	 * else beyond int64 nanoseconds (years 1678..2262) mean no time. */
+	if (secs <= INT64_MIN / (int64_t) NS_PER_SEC || secs >= INT64_MAX / (int64_t) NS_PER_SEC)
+		*unix_ns = 0;
+	else
+		*unix_ns = (int64_t) secs * (int64_t) NS_PER_SEC + t.nsec;
 	if (offset_s)
 		*offset_s = t.offset;
 	return 0;
