@@ -14,6 +14,7 @@
  * completed gets nothing more; tasks of older iterations are shut down (jobs.c). */
 #include <string.h>
 
+#include "manager/controlapi/ctl.h"
 #include "manager/orchestrator/slots.h"
 
 #define ST(x) SHOAL__TASK_STATE__TASK_STATE_##x
@@ -40,6 +41,25 @@ static void evict(struct orch_svc_pass *x, struct orch_slot *sl, Shoal__TaskStat
 	for (size_t i = sl->first; i < sl->first + sl->n; i++)
 		if (x->ts[i].next < 0 && x->ts[i].t->desired_state <= ST(RUNNING))
 			x->ts[i].next = how;
+}
+
+/* A global service's spec changed: its tasks are replaced on every node at once (the updater
+ * rolls replicated services only). Returns 1 when the node's task was dirty and is going. */
+static int evict_dirty(struct orch_svc_pass *x, struct orch_slot *sl)
+{
+	const Shoal__Service *svc = x->svc;
+	uint64_t sv = svc->spec_version ? svc->spec_version : svc->meta->version;
+	int dirty = 0;
+
+	for (size_t i = sl->first; i < sl->first + sl->n; i++) {
+		const Shoal__Task *t = x->ts[i].t;
+		if (x->ts[i].next >= 0 || t->desired_state > ST(RUNNING) || t->spec_version == sv ||
+		    ctl_task_spec_equal(t->spec, svc->spec->task))
+			continue;
+		x->ts[i].next = ST(SHUTDOWN);
+		dirty = 1;
+	}
+	return dirty;
 }
 
 static int group_done(const struct orch_svc_pass *x, const struct orch_slot *sl)
@@ -92,6 +112,8 @@ void orch_global_reconcile(struct orch_svc_pass *x)
 			evict(x, sl, e == ELIG_GONE ? ST(REMOVE) : ST(SHUTDOWN));
 			continue;
 		}
+		if (!job && e == ELIG_YES && evict_dirty(x, sl))
+			continue; /* visit_node gives the node a task of the new spec */
 		orch_slots_judge(x, sl);
 		/* A paused node keeps what runs there but starts nothing new. */
 		if (sl->replace && e == ELIG_YES)

@@ -504,3 +504,32 @@ Test(orch_global, a_job_with_failures_and_no_restart_ends)
 	cr_expect_eq(runnable, 0, "failed slots are spent, nothing loops");
 	cr_expect_eq(lt_tasks_of(svc).n, 3);
 }
+
+Test(orch_global, a_spec_change_replaces_the_task_on_every_node)
+{
+	char svc[ID_LEN + 1], old1[ID_LEN + 1], now1[ID_LEN + 1];
+	Shoal__Service *s;
+
+	service(svc, "mon", (struct svc_opts){.mode = SHOAL__SERVICE_SPEC__MODE_GLOBAL});
+	lt_start();
+	settle();
+	lt_run_all(svc);
+	settle();
+	task_on(svc, n1, old1);
+
+	/* What the control API does on update: new spec, new spec_version. */
+	s = store_dup_service(store_get_service(st, svc));
+	free(s->spec->task->container->image);
+	s->spec->task->container->image = strdup("busybox:2");
+	s->spec_version = s->meta->version + 1000;
+	lt_apply_one(SHOAL__STORE_ACTION__KIND__UPDATE, SHOAL__STORE_ACTION__TARGET_SERVICE,
+		     &s->base);
+	store_service_free(s);
+	settle();
+	cr_expect_eq(store_get_task(st, old1)->desired_state, ST(SHUTDOWN), "old task shut down");
+	cr_expect_eq(runnable_on(svc, n1), 1);
+	cr_expect_eq(runnable_on(svc, n2), 1);
+	task_on(svc, n1, now1);
+	cr_expect_str_neq(now1, old1);
+	cr_expect_str_eq(store_get_task(st, now1)->spec->container->image, "busybox:2");
+}
