@@ -104,7 +104,7 @@ wait_replicas() {
     sleep 0.2
   done
 }
-rate() { awk -v n="$1" -v ms="$2" 'BEGIN { printf "%.0f", ms > 0 ? n * 1000 / ms : 0 }'; }
+rate() { awk -v n="$1" -v ms="$2" 'BEGIN { printf "%.0f", (ms > 0 ? n * 1000 / ms : 0) }'; }
 
 # ----------------------------------------------------------- cluster ----
 bn_log "3 shoald managers, $NODES simulated nodes"

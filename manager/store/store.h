@@ -219,6 +219,10 @@ struct store_watch_filter {
 	    *service_id;     /* only that service and tasks whose (old or new) service_id is it */
 	const char *node_id; /* only that node and tasks whose (old or new) node_id is it */
 	size_t max_events;   /* queue bound; 0 = STORE_WATCH_MAX */
+	/* 1: queue nothing, only notify (once per apply with a matching change); for consumers
+	 * that recompute from the store when woken. store_watch_next() then returns 0, or
+	 * -ENOBUFS once after a restore. Saves a deep copy of every matching object. */
+	int wake_only;
 	store_notify_cb notify; /* optional */
 	void *data;		/* passed to notify */
 };
