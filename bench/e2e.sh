@@ -10,8 +10,9 @@
 # lost), DRAIN (10 nodes drained), HEARTBEAT (the dispatcher's heartbeat
 # period, default 5s as Docker's: a node is Down after 3 silent periods),
 # RESTART_DELAY (unset: Docker's default 5 s, which the replacement of a
-# lost node's tasks waits out), TIMEOUT (600 s per phase), PERF (1: record `perf` on the leader during the
-# main create, report in $BN_WORK/perf.txt; with BN_KEEP=1 to keep it).
+# lost node's tasks waits out), TIMEOUT (600 s per phase), PERF (1, or
+# dwarf for DWARF call graphs: `perf record` on the leader during the main
+# create, report in $BN_WORK/perf.txt; BN_KEEP=1 keeps it).
 #
 # Figures:
 #   create -> running  `service create -d --replicas REPLICAS` until
@@ -68,7 +69,7 @@ sims_ready() {
   [ "$(cli "$Q" node ls --format '{{.Hostname}} {{.Status}}' | awk '/^sim/ && $2 == "Ready"' | wc -l)" -ge "$1" ]
 }
 # REPLICAS column of service $1 as host $Q sees it: "running/desired".
-replicas() { cli "$Q" service ls --filter "name=$1" --format '{{.Replicas}}' 2>/dev/null | head -1; }
+replicas() { { cli "$Q" service ls --filter "name=$1" --format '{{.Replicas}}' 2>/dev/null || true; } | head -1; }
 # Number of tasks of node id $1 whose desired state is running.
 desired_on() {
   local f
@@ -136,7 +137,7 @@ create_run() {
   t=$(bn_now_ms)
   cli 1 service create -d --no-resolve-image --name "$1" --replicas "$2" \
     ${RESTART_DELAY:+--restart-delay "$RESTART_DELAY"} nodesim/none >/dev/null
-  ms=$(wait_replicas "$1" "$2" "$t")
+  ms=$(wait_replicas "$1" "$2" "$t") || exit 1
   echo "$ms"
 }
 # remove_run NAME: removes it and waits until the simulator holds no task.
@@ -150,7 +151,7 @@ remove_run() {
 BASE_MS=""
 if [ "$BASELINE" -gt 0 ]; then
   bn_log "baseline: $BASELINE replicas"
-  BASE_MS=$(create_run base "$BASELINE")
+  BASE_MS=$(create_run base "$BASELINE") || bn_fail "baseline: create did not complete"
   bn_log "baseline: $BASELINE running after $BASE_MS ms"
   t=$(bn_now_ms)
   remove_run base
@@ -159,14 +160,20 @@ fi
 
 # -------------------------------------------------------------- main ----
 bn_log "main: $REPLICAS replicas"
-if [ "$PERF" = 1 ] && command -v perf >/dev/null; then
-  perf record -g -F 499 -p "${PIDS[$LEADER]}" -o "$BN_WORK/perf.data" >/dev/null 2>&1 &
+LEADER=$(leader_of "$Q")
+[ -n "$LEADER" ] || bn_fail "no leader before the main run"
+if [ "$PERF" != 0 ] && command -v perf >/dev/null; then
+  if [ "$PERF" = dwarf ]; then
+    perf record --call-graph dwarf,16384 -F 49 -p "${PIDS[$LEADER]}" -o "$BN_WORK/perf.data" >/dev/null 2>&1 &
+  else
+    perf record -g -F 499 -p "${PIDS[$LEADER]}" -o "$BN_WORK/perf.data" >/dev/null 2>&1 &
+  fi
   PERFPID=$!
 fi
-MAIN_MS=$(create_run main "$REPLICAS")
+MAIN_MS=$(create_run main "$REPLICAS") || bn_fail "main: create did not complete"
 if [ -n "${PERFPID:-}" ]; then
   kill -INT "$PERFPID"; wait "$PERFPID" 2>/dev/null || true
-  perf report -i "$BN_WORK/perf.data" --no-children --percent-limit 1 --stdio >"$BN_WORK/perf.txt" 2>/dev/null || true
+  perf report -i "$BN_WORK/perf.data" --children --percent-limit 2 --stdio -g none >"$BN_WORK/perf.txt" 2>/dev/null || true
   bn_log "perf profile of the leader: $BN_WORK/perf.txt"
 fi
 bn_log "main: $REPLICAS running after $MAIN_MS ms"
@@ -183,7 +190,7 @@ LOST_IDS=()
 for h in "${LOST[@]}"; do LOST_IDS+=("${ID_OF[$h]}"); done
 bn_wait "$TIMEOUT" "${#LOST[@]} lost nodes Down" nodes_down "${LOST[@]}"
 DOWN_MS=$(( $(bn_now_ms) - t ))
-LOSS_MS=$(wait_replicas main "$REPLICAS" "$t" none_desired_on "${LOST_IDS[@]}")
+LOSS_MS=$(wait_replicas main "$REPLICAS" "$t" none_desired_on "${LOST_IDS[@]}") || bn_fail "node loss: tasks not replaced"
 bn_log "node loss: Down after $DOWN_MS ms, replaced after $LOSS_MS ms"
 
 # ------------------------------------------------------------- drain ----
@@ -202,7 +209,7 @@ t=$(bn_now_ms)
 UPD=()
 for h in "${DRAINED[@]}"; do cli 1 node update --availability drain "$h" >/dev/null & UPD+=($!); done
 for p in "${UPD[@]}"; do wait "$p"; done
-DRAIN_MS=$(wait_replicas main "$REPLICAS" "$t" none_desired_on "${DRAINED_IDS[@]}")
+DRAIN_MS=$(wait_replicas main "$REPLICAS" "$t" none_desired_on "${DRAINED_IDS[@]}") || bn_fail "drain: tasks not moved"
 bn_log "drain: tasks moved after $DRAIN_MS ms"
 
 for i in 1 2 3; do

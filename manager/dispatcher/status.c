@@ -86,14 +86,14 @@ static void flushed(void *arg, int status, const struct store_result *res)
 	free(f);
 	d->status_inflight = 0;
 	if (d->running && d->status_pending.len)
-		uv_timer_start(&d->status_timer, flush_cb, retry ? 0 : 20, 0);
+		uv_timer_start(&d->status_timer, flush_cb, retry ? 0 : status ? 200 : 20, 0);
 }
 
 /* Most reports one proposal carries, by count and by encoded bytes: each is a whole Task, and
  * a Raft command is bounded (RNODE_MAX_COMMAND, 4 MiB). 100,000 tasks reporting at once would
  * otherwise make one entry too large to ever commit. The rest waits for the next flush. */
-#define STATUS_BATCH_MAX       4096u
-#define STATUS_BATCH_MAX_BYTES (2u << 20)
+#define STATUS_BATCH_MAX       1024u
+#define STATUS_BATCH_MAX_BYTES (1u << 20)
 
 static void flush(struct disp *d)
 {
@@ -149,10 +149,11 @@ static void flush(struct disp *d)
 			uv_timer_start(&d->status_timer, flush_cb, 0, 0);
 	} else {
 		d->status_inflight = 1;
-		if (d->proposer.propose(d->proposer.ctx, b, flushed, f) != 0) {
-			struct store_result r = {.err = -SHOAL_EVERSION};
-			flushed(f, 0, &r); /* keep them; try again shortly */
-		}
+		int rv = d->proposer.propose(d->proposer.ctx, b, flushed, f);
+		/* Not a version conflict (that would retry at once, and a leader that just lost
+		 * its quorum would spin here): keep them and try again after a pause. */
+		if (rv != 0)
+			flushed(f, rv, NULL);
 	}
 	shoal__store_action_batch__free_unpacked(b, NULL);
 }

@@ -16,9 +16,11 @@
 /* Most actions, and about the most encoded bytes of objects, one proposal carries; a pass that
  * has more leaves the rest for the next pass. Each proposal costs a component a full pass and a
  * Raft round trip, so 100,000 tasks at 256 per entry took 400 of them per component (bench/e2e);
- * the byte bound keeps an entry of large tasks well inside RNODE_MAX_COMMAND (4 MiB). */
-#define ORCH_BATCH_MAX	     4096
-#define ORCH_BATCH_MAX_BYTES (2u << 20)
+ * the byte bound keeps an entry of large tasks well inside RNODE_MAX_COMMAND (4 MiB). Not larger:
+ * applying an entry (and every watcher's reaction) runs on the leader's loop in one go, and a
+ * stall near the 750 ms election timeout costs the leadership (4096 did, with 1,000 nodes). */
+#define ORCH_BATCH_MAX	     1024
+#define ORCH_BATCH_MAX_BYTES (1u << 20)
 
 struct orch_batch {
 	Shoal__StoreActionBatch b; /* what is proposed */
