@@ -27,6 +27,7 @@ struct store_watch {
 	int overflowed;
 	int notify_pending; /* on the store's pending list */
 	int wake_only;
+	int shared;
 	uint64_t node_key;		/* hash of node_id, when set */
 	struct store_watch *chain_next; /* next watcher in the same node_watchers slot */
 	struct store_watch *pend_next;
@@ -68,6 +69,7 @@ struct store_watch *store_watch_new(struct store *s, const struct store_watch_fi
 	w->node_id = dup_opt(filter->node_id);
 	w->max = filter->max_events ? filter->max_events : STORE_WATCH_MAX;
 	w->wake_only = filter->wake_only;
+	w->shared = filter->shared;
 	w->notify = filter->notify;
 	w->data = filter->data;
 	if (w->node_id) {
@@ -85,10 +87,25 @@ struct store_watch *store_watch_new(struct store *s, const struct store_watch_fi
 	return w;
 }
 
+/* One deep copy of an event's objects, shared by the watchers that asked for it. */
+struct store_shared_copy {
+	unsigned refs;
+	ProtobufCMessage *obj, *old;
+};
+
 void store_event_free(struct store_event *ev)
 {
 	if (!ev)
 		return;
+	if (ev->shared) {
+		if (--ev->shared->refs == 0) {
+			store_msg_free(ev->shared->obj);
+			store_msg_free(ev->shared->old);
+			free(ev->shared);
+		}
+		memset(ev, 0, sizeof(*ev));
+		return;
+	}
 	store_msg_free(ev->obj.msg);
 	store_msg_free(ev->old.msg);
 	memset(ev, 0, sizeof(*ev));
@@ -323,6 +340,7 @@ struct emission {
 	const void *obj, *old;
 	uint64_t index;
 	struct packed pobj, pold;
+	struct store_shared_copy *sc; /* made at the first shared watcher */
 };
 
 static void deliver(struct store *s, struct store_watch *w, struct emission *e)
@@ -346,8 +364,20 @@ static void deliver(struct store *s, struct store_watch *w, struct emission *e)
 	n->ev.kind = e->kind;
 	n->ev.action = e->action;
 	n->ev.index = e->index;
-	n->ev.obj.msg = copy_from(&e->pobj, e->obj);
-	n->ev.old.msg = copy_from(&e->pold, e->old);
+	if (w->shared) {
+		if (!e->sc) {
+			e->sc = xcalloc(1, sizeof(*e->sc));
+			e->sc->obj = copy_from(&e->pobj, e->obj);
+			e->sc->old = copy_from(&e->pold, e->old);
+		}
+		e->sc->refs++;
+		n->ev.shared = e->sc;
+		n->ev.obj.msg = e->sc->obj;
+		n->ev.old.msg = e->sc->old;
+	} else {
+		n->ev.obj.msg = copy_from(&e->pobj, e->obj);
+		n->ev.old.msg = copy_from(&e->pold, e->old);
+	}
 	if (w->tail)
 		w->tail->next = n;
 	else

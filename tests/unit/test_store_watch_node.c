@@ -169,3 +169,41 @@ Test(store_watch_node, node_watchers_outlive_the_store)
 	store_watch_free(b);
 	store_watch_free(a);
 }
+
+Test(store_watch_node, shared_watchers_share_one_copy)
+{
+	struct store *s = store_new();
+	struct store_watch *a, *b, *own;
+	struct store_event ea, eb, eo;
+	char n1[26], svc[26], t1[26];
+
+	mkid(svc, "s", 1);
+	mkid(n1, "n", 1);
+	mkid(t1, "t", 1);
+	a = store_watch_new(s, &(struct store_watch_filter){.shared = 1});
+	b = store_watch_new(s, &(struct store_watch_filter){.shared = 1});
+	own = store_watch_new(s, NULL);
+	MUST_CREATE(s, STORE_TASK, mk_task(t1, svc, n1, 0, 0));
+	move(s, t1, svc, "");
+	next_event(a, &ea);
+	next_event(b, &eb);
+	next_event(own, &eo);
+	cr_assert_eq(ea.obj.task, eb.obj.task, "one copy for both shared watchers");
+	cr_assert_neq(ea.obj.task, eo.obj.task, "a private copy for the other");
+	cr_assert_neq(ea.obj.task, store_get_task(s, t1), "a copy, not the stored object");
+	store_event_free(&ea);
+	cr_assert_null(ea.obj.msg);
+	cr_assert_str_eq(eb.obj.task->meta->id, t1, "still valid for the other watcher");
+	store_event_free(&eb);
+	store_event_free(&eo);
+	/* The update: old and new shared the same way; a queue dropped with its watcher. */
+	next_event(a, &ea);
+	cr_assert_str_eq(ea.old.task->node_id, n1);
+	cr_assert_str_eq(ea.obj.task->node_id, "");
+	store_watch_free(b);
+	cr_assert_str_eq(ea.old.task->node_id, n1);
+	store_event_free(&ea);
+	store_watch_free(a);
+	store_watch_free(own);
+	store_free(s);
+}
