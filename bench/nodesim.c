@@ -598,12 +598,20 @@ static int parse_args(struct sim *s, int argc, char **argv)
 		} else if (strcmp(a, "--token") == 0) {
 			s->token = v;
 		} else if (strcmp(a, "-n") == 0) {
-			if (parse_u64(a, v, 100000, &x) || x == 0)
+			if (parse_u64(a, v, 100000, &x))
 				return -EINVAL;
+			if (x == 0) {
+				fprintf(stderr, "bench_nodesim: -n needs at least 1 node\n");
+				return -EINVAL;
+			}
 			s->n = (int) x;
 		} else if (strcmp(a, "--tick-ms") == 0) {
-			if (parse_u64(a, v, 60000, &s->tick_ms) || s->tick_ms == 0)
+			if (parse_u64(a, v, 60000, &s->tick_ms))
 				return -EINVAL;
+			if (s->tick_ms == 0) {
+				fprintf(stderr, "bench_nodesim: --tick-ms must be at least 1\n");
+				return -EINVAL;
+			}
 		} else if (strcmp(a, "--delay-ms") == 0) {
 			if (parse_u64(a, v, 3600000, &s->delay_ms))
 				return -EINVAL;
