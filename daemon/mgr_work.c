@@ -61,7 +61,7 @@ static void on_assignments(void *arg, const Shoal__AssignmentsMessage *msg)
 
 	if (!msg) { /* the dispatcher stopped: this manager is no longer leader */
 		as->sub = NULL;
-		astream_end(as, -SHOAL_ENOTLEADER, "leadership changed");
+		astream_end(as, -SHOAL_ENOLEADER, "leadership changed");
 		return;
 	}
 	if (rpc_outq_pending(&as->out) > MAX_QUEUED) {
@@ -114,7 +114,7 @@ void mgr_m_assignments(struct rpc_req *req, const uint8_t *body, size_t len)
 	req->on_cancel = on_cancel;
 	as->sub = disp_assign_open(&mc->m->disp, mc->peer.cert.node_id, on_assignments, as);
 	if (!as->sub)
-		astream_end(as, -SHOAL_ENOTLEADER, "not the leader");
+		astream_end(as, -SHOAL_ENOLEADER, "not the leader");
 }
 
 void mgr_m_status(struct rpc_req *req, const uint8_t *body, size_t len)

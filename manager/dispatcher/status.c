@@ -86,8 +86,14 @@ static void flushed(void *arg, int status, const struct store_result *res)
 	free(f);
 	d->status_inflight = 0;
 	if (d->running && d->status_pending.len)
-		uv_timer_start(&d->status_timer, flush_cb, retry ? 0 : 20, 0);
+		uv_timer_start(&d->status_timer, flush_cb, retry ? 0 : status ? 200 : 20, 0);
 }
+
+/* Most reports one proposal carries, by count and by encoded bytes: each is a whole Task, and
+ * a Raft command is bounded (RNODE_MAX_COMMAND, 4 MiB). 100,000 tasks reporting at once would
+ * otherwise make one entry too large to ever commit. The rest waits for the next flush. */
+#define STATUS_BATCH_MAX       1024u
+#define STATUS_BATCH_MAX_BYTES (1u << 20)
 
 static void flush(struct disp *d)
 {
@@ -95,18 +101,19 @@ static void flush(struct disp *d)
 	struct flight *f;
 	struct pending *p;
 	const char *key;
-	size_t cap;
+	size_t cap, bytes = 0;
 
 	if (d->status_inflight || !d->running || !d->status_pending.len)
 		return;
-	cap = d->status_pending.len;
+	cap = d->status_pending.len < STATUS_BATCH_MAX ? d->status_pending.len : STATUS_BATCH_MAX;
 	f = xcalloc(1, sizeof(*f));
 	f->d = d;
 	f->items = xcalloc(cap, sizeof(*f->items));
 	b = xmalloc(sizeof(*b));
 	shoal__store_action_batch__init(b);
 	b->actions = xcalloc(cap, sizeof(*b->actions));
-	for (size_t i = 0; store_smap_next(&d->status_pending, &i, &key, (void **) &p);) {
+	for (size_t i = 0; f->n < cap && bytes < STATUS_BATCH_MAX_BYTES &&
+			   store_smap_next(&d->status_pending, &i, &key, (void **) &p);) {
 		const Shoal__Task *t = store_get_task(d->store, p->task_id);
 		f->items[f->n++] = p;
 		if (!t || strcmp(t->node_id, p->node_id) != 0 ||
@@ -116,6 +123,7 @@ static void flush(struct disp *d)
 		Shoal__Task *next = store_dup_task(t);
 		store_msg_free(next->status);
 		next->status = store_dup(&p->status->base);
+		bytes += shoal__task__get_packed_size(next);
 		Shoal__StoreAction *a = xmalloc(sizeof(*a));
 		shoal__store_action__init(a);
 		a->kind = SHOAL__STORE_ACTION__KIND__UPDATE;
@@ -123,20 +131,29 @@ static void flush(struct disp *d)
 		a->task = next;
 		b->actions[b->n_actions++] = a;
 	}
-	/* The map only borrowed keys owned by the items now in flight. */
-	store_smap_free(&d->status_pending);
-	store_smap_init(&d->status_pending, 0);
+	/* The map only borrowed keys owned by the items now in flight: take them out (after the
+	 * walk, which deleting would disturb). */
+	if (f->n == d->status_pending.len) {
+		store_smap_free(&d->status_pending);
+		store_smap_init(&d->status_pending, 0);
+	} else {
+		for (size_t i = 0; i < f->n; i++)
+			store_smap_del(&d->status_pending, f->items[i]->task_id);
+	}
 	if (!b->n_actions) {
 		for (size_t i = 0; i < f->n; i++)
 			pending_free(f->items[i]);
 		free(f->items);
 		free(f);
+		if (d->status_pending.len)
+			uv_timer_start(&d->status_timer, flush_cb, 0, 0);
 	} else {
 		d->status_inflight = 1;
-		if (d->proposer.propose(d->proposer.ctx, b, flushed, f) != 0) {
-			struct store_result r = {.err = -SHOAL_EVERSION};
-			flushed(f, 0, &r); /* keep them; try again shortly */
-		}
+		int rv = d->proposer.propose(d->proposer.ctx, b, flushed, f);
+		/* Not a version conflict (that would retry at once, and a leader that just lost
+		 * its quorum would spin here): keep them and try again after a pause. */
+		if (rv != 0)
+			flushed(f, rv, NULL);
 	}
 	shoal__store_action_batch__free_unpacked(b, NULL);
 }

@@ -31,6 +31,7 @@ void orch_batch_add(struct orch_batch *b, Shoal__StoreAction__Kind kind,
 	a->target_case = target;
 	/* Every target member is a pointer in the same union: set through one of them. */
 	a->node = store_dup(obj);
+	b->bytes += protobuf_c_message_get_packed_size(obj);
 	b->b.actions[b->b.n_actions++] = a;
 }
 
@@ -65,7 +66,7 @@ size_t orch_batch_len(const struct orch_batch *b)
 
 int orch_batch_full(const struct orch_batch *b)
 {
-	return b->b.n_actions >= ORCH_BATCH_MAX;
+	return b->b.n_actions >= ORCH_BATCH_MAX || b->bytes >= ORCH_BATCH_MAX_BYTES;
 }
 
 void orch_batch_reset(struct orch_batch *b)

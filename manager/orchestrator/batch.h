@@ -13,12 +13,19 @@
 
 #include "proto/store.pb-c.h"
 
-/* Most actions one proposal carries; a pass that has more leaves the rest for the next pass. */
-#define ORCH_BATCH_MAX 256
+/* Most actions, and about the most encoded bytes of objects, one proposal carries; a pass that
+ * has more leaves the rest for the next pass. Each proposal costs a component a full pass and a
+ * Raft round trip, so 100,000 tasks at 256 per entry took 400 of them per component (bench/e2e);
+ * the byte bound keeps an entry of large tasks well inside RNODE_MAX_COMMAND (4 MiB). Not larger:
+ * applying an entry (and every watcher's reaction) runs on the leader's loop in one go, and a
+ * stall near the 750 ms election timeout costs the leadership (4096 did, with 1,000 nodes). */
+#define ORCH_BATCH_MAX	     1024
+#define ORCH_BATCH_MAX_BYTES (1u << 20)
 
 struct orch_batch {
-	Shoal__StoreActionBatch b; /* what is proposed; b.actions points into `acts` */
+	Shoal__StoreActionBatch b; /* what is proposed */
 	size_t cap;
+	size_t bytes; /* encoded size of the objects added */
 };
 
 /* An empty batch. Free what it holds with orch_batch_reset(). */
@@ -39,7 +46,7 @@ void orch_batch_remove_task(struct orch_batch *b, const Shoal__Task *t);
 /* Number of actions. */
 size_t orch_batch_len(const struct orch_batch *b);
 
-/* 1 when the batch reached ORCH_BATCH_MAX actions. */
+/* 1 when the batch reached ORCH_BATCH_MAX actions or ORCH_BATCH_MAX_BYTES. */
 int orch_batch_full(const struct orch_batch *b);
 
 /* Frees every action and object and empties the batch (it can be reused). */

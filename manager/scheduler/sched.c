@@ -100,7 +100,8 @@ static int emit(struct sched *s, const struct store *st, struct orch_batch *b)
 {
 	int64_t now = orch_now_ns();
 
-	while (s->plan_at < s->plan_len && orch_batch_len(b) < SCHED_BATCH_MAX) {
+	while (s->plan_at < s->plan_len && orch_batch_len(b) < SCHED_BATCH_MAX &&
+	       !orch_batch_full(b)) {
 		const struct sched_cached *c = &s->plan[s->plan_at];
 		const Shoal__Task *t = store_get_task(st, c->id);
 

@@ -28,10 +28,10 @@
 #include "manager/orchestrator/pump.h"
 #include "manager/store/store.h"
 
-/* Most task updates one scheduler proposal carries. A packed task is ~1 KiB, so an entry
- * stays around 4 MiB, well under the 16 MiB bound of a wire message (ORCH_BATCH_MAX, 256, is
- * the other components' cap). */
-#define SCHED_BATCH_MAX 4096
+/* Most task updates one scheduler proposal carries; the orch_batch byte bound (1 MiB) applies
+ * too. Larger entries overran RNODE_MAX_COMMAND (4 MiB) with real specs and stalled the
+ * leader's loop while every manager applied them (bench/e2e.sh). */
+#define SCHED_BATCH_MAX 1024
 
 struct sched_cached; /* one planned decision not proposed yet (sched.c) */
 

@@ -219,9 +219,19 @@ struct store_watch_filter {
 	    *service_id;     /* only that service and tasks whose (old or new) service_id is it */
 	const char *node_id; /* only that node and tasks whose (old or new) node_id is it */
 	size_t max_events;   /* queue bound; 0 = STORE_WATCH_MAX */
+	/* 1: queue nothing, only notify (once per apply with a matching change); for consumers
+	 * that recompute from the store when woken. store_watch_next() then returns 0, or
+	 * -ENOBUFS once after a restore. Saves a deep copy of every matching object. */
+	int wake_only;
+	/* 1: the event objects are one copy shared (reference counted) by every watcher with
+	 * this flag, instead of a copy each; the consumer must treat them as read-only and must
+	 * not steal them. For several leader components watching every task change. */
+	int shared;
 	store_notify_cb notify; /* optional */
 	void *data;		/* passed to notify */
 };
+
+struct store_shared_copy;
 
 /* One change. The objects are deep copies the event owns: `obj` is the object after the change
  * (NULL for a remove), `old` the object before it (NULL for a create). Release with
@@ -241,6 +251,7 @@ struct store_event {
 		Shoal__Secret *secret;
 		Shoal__Config *config;
 	} obj, old;
+	struct store_shared_copy *shared; /* set when obj/old are shared (filter.shared) */
 };
 
 /* Opens a watcher receiving the changes of later applies that match `filter` (NULL = all).
@@ -260,7 +271,8 @@ size_t store_watch_pending(const struct store_watch *w);
 /* 1 if the queue overflowed and store_watch_next() has not reported it yet. */
 int store_watch_overflowed(const struct store_watch *w);
 
-/* Frees the objects of an event taken with store_watch_next() and clears it. */
+/* Frees the objects of an event taken with store_watch_next() (or drops its reference to
+ * shared ones) and clears it. */
 void store_event_free(struct store_event *ev);
 
 /* Closes the watcher and frees its queue. NULL is a no-op. Works after store_free(). */

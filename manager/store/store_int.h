@@ -56,8 +56,14 @@ struct store {
 	struct store_tables t;
 	struct store_reqids reqids;
 	uint64_t index;
-	struct store_watch *watchers; /* doubly linked, oldest first */
+	/* Watchers without a node filter, doubly linked, oldest first. Those with one hang off
+	 * node_watchers instead (hash(node id) -> chain), so a task event visits only the watchers
+	 * of its own nodes: the dispatcher keeps one per connected node. */
+	struct store_watch *watchers;
 	struct store_watch *watchers_tail;
+	struct map node_watchers;
+	/* Watchers to notify at the end of the apply, in the order they got their first event. */
+	struct store_watch *pending, *pending_tail;
 	char errmsg[STORE_MSG_MAX];
 };
 

@@ -354,3 +354,74 @@ Test(disp, task_status_reports_move_tasks_forward_only)
 	spin();
 	cr_assert_eq(store_get_task(st, t1)->status->state, SHOAL__TASK_STATE__TASK_STATE_RUNNING);
 }
+
+/* Counts the status proposals and their sizes; fails the first `fail_first` with no leader. */
+static struct {
+	int calls, fail_first;
+	size_t max_actions;
+} prop;
+
+static int counting_propose(void *ctx, Shoal__StoreActionBatch *b, ctl_done_cb cb, void *arg)
+{
+	prop.calls++;
+	if (prop.calls <= prop.fail_first)
+		return -SHOAL_ENOLEADER;
+	if (b->n_actions > prop.max_actions)
+		prop.max_actions = b->n_actions;
+	return sync_propose(ctx, b, cb, arg);
+}
+
+#define MANY 2500
+
+static int running_count(char (*ids)[ID_LEN + 1], int n)
+{
+	int k = 0;
+
+	for (int i = 0; i < n; i++)
+		k += store_get_task(st, ids[i])->status->state ==
+		     SHOAL__TASK_STATE__TASK_STATE_RUNNING;
+	return k;
+}
+
+Test(disp, many_status_reports_go_out_in_bounded_entries)
+{
+	static char ids[MANY][ID_LEN + 1];
+	static Shoal__TaskStatusUpdate u[MANY];
+	static Shoal__TaskStatusUpdate *ups[MANY];
+	Shoal__TaskStatus s = SHOAL__TASK_STATUS__INIT;
+	Shoal__UpdateTaskStatusRequest req = SHOAL__UPDATE_TASK_STATUS_REQUEST__INIT;
+	char node[ID_LEN + 1];
+	struct reg r = {0};
+
+	id_new(node);
+	do_register(node, 0, &r);
+	for (int i = 0; i < MANY; i++) {
+		id_new(ids[i]);
+		put_task(ids[i], node, SHOAL__TASK_STATE__TASK_STATE_ASSIGNED, NULL, NULL);
+		shoal__task_status_update__init(&u[i]);
+		u[i].task_id = ids[i];
+		u[i].status = &s;
+		ups[i] = &u[i];
+	}
+	s.state = SHOAL__TASK_STATE__TASK_STATE_RUNNING;
+	s.message = "started";
+	req.updates = ups;
+	req.n_updates = MANY;
+	memset(&prop, 0, sizeof(prop));
+	/* A leader without quorum refuses: the reports wait, they do not spin the loop. */
+	prop.fail_first = 2;
+	d.proposer.propose = counting_propose;
+	cr_assert_eq(disp_update_status(&d, node, r.session, &req), 0);
+	for (int i = 0; i < 20; i++)
+		uv_run(&loop, UV_RUN_NOWAIT);
+	cr_assert_eq(prop.calls, 1, "retried at once after a refusal (%d calls)", prop.calls);
+	for (int i = 0; i < 200 && running_count(ids, MANY) < MANY; i++) {
+		uv_run(&loop, UV_RUN_ONCE);
+		spin();
+	}
+	for (int i = 0; i < MANY; i++)
+		cr_assert_eq(store_get_task(st, ids[i])->status->state,
+			     SHOAL__TASK_STATE__TASK_STATE_RUNNING, "task %d not running", i);
+	cr_assert_leq(prop.max_actions, 1024, "an entry carried %zu reports", prop.max_actions);
+	cr_assert_geq(prop.calls, 2 + 3, "3 entries after 2 refusals, got %d calls", prop.calls);
+}

@@ -40,6 +40,16 @@ struct agent_session {
 
 static void schedule_reconnect(struct agent_session *s);
 
+/* A follower names the leader as "ip:port" in its -SHOAL_ENOTLEADER message;
+ * anything else is an explanation, not a place to go. */
+static int looks_like_addr(const char *msg)
+{
+	const char *colon = msg ? strrchr(msg, ':') : NULL;
+
+	return colon && colon != msg && colon[1] >= '0' && colon[1] <= '9' &&
+	       strspn(msg, "0123456789.:[]abcdefABCDEF") == strlen(msg);
+}
+
 static void set_managers(struct agent_session *s, char *const *list, size_t n)
 {
 	for (size_t i = 0; i < s->n_managers; i++)
@@ -165,7 +175,8 @@ static void assign_end(struct rpc_call *call, int status, const char *msg, const
 	/* Without its assignments the session is useless: start over. */
 	log_info("agent", "assignment stream ended manager=%s err=\"%s\" msg=\"%s\"", s->current,
 		 err_str(status), msg ? msg : "");
-	if (status == -SHOAL_ENOTLEADER && msg && msg[0] && strlen(msg) < sizeof(s->redirect))
+	if (status == -SHOAL_ENOTLEADER && looks_like_addr(msg) &&
+	    strlen(msg) < sizeof(s->redirect))
 		snprintf(s->redirect, sizeof(s->redirect), "%s", msg);
 	rpc_peer_close(s->peer, status ? status : -SHOAL_ECLOSED);
 }
@@ -197,7 +208,8 @@ static void register_reply(struct rpc_call *call, int status, const char *msg, c
 
 	if (s->stopping || !s->peer)
 		return;
-	if (status == -SHOAL_ENOTLEADER && msg && msg[0] && strlen(msg) < sizeof(s->redirect)) {
+	if (status == -SHOAL_ENOTLEADER && looks_like_addr(msg) &&
+	    strlen(msg) < sizeof(s->redirect)) {
 		/* A follower: it names the leader; go there next. */
 		snprintf(s->redirect, sizeof(s->redirect), "%s", msg);
 		log_info("agent", "redirected to leader from=%s leader=%s", s->current, msg);
