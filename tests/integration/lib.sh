@@ -163,3 +163,24 @@ it_expect_fail() {
   if out=$("$@" 2>&1); then it_fail "expected failure from: $* (got: $out)"; fi
   echo "$out" | grep -q -- "$pat" || it_fail "expected '$pat' from: $* (got: $out)"
 }
+
+# it_workers_cluster N: N hosts with shoald, host 1 the manager (swarm init, heartbeat 1 s),
+# the others workers; waits for N Ready nodes and loads the demo image
+# (deploy/mkimage-demo.sh) on every host.
+it_workers_cluster() {
+  local n=$1 i tok src
+  command -v runc >/dev/null || { echo "SKIP: runc not installed"; exit 77; }
+  it_hosts "$n"
+  for i in $(seq 1 "$n"); do it_start "$i"; done
+  it_shoal 1 swarm init --advertise-addr "$(it_ip 1)" --dispatcher-heartbeat 1s >/dev/null
+  tok=$(it_shoal 1 swarm join-token -q worker)
+  for i in $(seq 2 "$n"); do
+    it_shoal "$i" swarm join --token "$tok" --advertise-addr "$(it_ip "$i")" "$(it_ip 1):2377" >/dev/null
+  done
+  it_wait 30 "$n Ready nodes" it_ready_nodes "$n"
+  src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  "$src/deploy/mkimage-demo.sh" "$IT_WORK/demo.tar" >/dev/null
+  for i in $(seq 1 "$n"); do it_shoal "$i" image load -i "$IT_WORK/demo.tar" >/dev/null; done
+}
+
+it_ready_nodes() { [ "$(it_shoal 1 node ls --format '{{.Status}}' | grep -c Ready)" -eq "$1" ]; }

@@ -8,20 +8,7 @@
 # leaves no container anywhere.
 . "$(dirname "$0")/lib.sh"
 it_init "${1:?usage: services_nodes.sh BIN_DIR}"
-command -v runc >/dev/null || { echo "SKIP: runc not installed"; exit 77; }
-it_hosts 3
-for i in 1 2 3; do it_start "$i"; done
-it_shoal 1 swarm init --advertise-addr "$(it_ip 1)" --dispatcher-heartbeat 1s >/dev/null
-for i in 2 3; do
-  it_shoal "$i" swarm join --token "$(it_shoal 1 swarm join-token -q worker)" \
-    --advertise-addr "$(it_ip "$i")" "$(it_ip 1):2377" >/dev/null
-done
-ready3() { [ "$(it_shoal 1 node ls --format '{{.Status}}' | grep -c Ready)" -eq 3 ]; }
-it_wait 30 "three Ready nodes" ready3
-
-srcdir=$(cd "$(dirname "$0")/../.." && pwd)
-"$srcdir/deploy/mkimage-demo.sh" "$IT_WORK/demo.tar" >/dev/null
-for i in 1 2 3; do it_shoal "$i" image load -i "$IT_WORK/demo.tar" >/dev/null; done
+it_workers_cluster 3
 
 # Running containers on host i (ids, one a line).
 running_on() { runc --root "$IT_WORK/h$1/run/runtime" list 2>/dev/null | awk 'NR>1 && $3=="running" {print $1}'; }
@@ -80,7 +67,7 @@ it_log "host2 Down after $(secs "$t0" "$t_down") s; replicas running elsewhere a
 it_log "host2 returns: its stale containers stop, the global service runs there again"
 ip link set "${IT_TAG}v2" up
 it_start 2
-it_wait 30 "three Ready nodes again" ready3
+it_wait 30 "three Ready nodes again" it_ready_nodes 3
 stale_gone() {
   local run id
   run=$(running_on 2)

@@ -4,19 +4,7 @@
 # soon as a node fits), through the real binaries.
 . "$(dirname "$0")/lib.sh"
 it_init "${1:?usage: services_placement.sh BIN_DIR}"
-command -v runc >/dev/null || { echo "SKIP: runc not installed"; exit 77; }
-it_hosts 3
-for i in 1 2 3; do it_start "$i"; done
-it_shoal 1 swarm init --advertise-addr "$(it_ip 1)" --dispatcher-heartbeat 1s >/dev/null
-tok=$(it_shoal 1 swarm join-token -q worker)
-for i in 2 3; do
-  it_shoal "$i" swarm join --token "$tok" --advertise-addr "$(it_ip "$i")" "$(it_ip 1):2377" >/dev/null
-done
-ready3() { [ "$(it_shoal 1 node ls --format '{{.Status}}' | grep -c Ready)" -eq 3 ]; }
-it_wait 30 "three Ready nodes" ready3
-srcdir=$(cd "$(dirname "$0")/../.." && pwd)
-"$srcdir/deploy/mkimage-demo.sh" "$IT_WORK/demo.tar" >/dev/null
-for i in 1 2 3; do it_shoal "$i" image load -i "$IT_WORK/demo.tar" >/dev/null; done
+it_workers_cluster 3
 it_shoal 1 node update --label-add zone=a host1 >/dev/null
 it_shoal 1 node update --label-add zone=a host2 >/dev/null
 it_shoal 1 node update --label-add zone=b host3 >/dev/null

@@ -7,19 +7,7 @@
 # service rm leaving no container behind.
 . "$(dirname "$0")/lib.sh"
 it_init "${1:?usage: swarm_services.sh BIN_DIR}"
-command -v runc >/dev/null || { echo "SKIP: runc not installed"; exit 77; }
-it_hosts 3
-for i in 1 2 3; do it_start "$i"; done
-it_shoal 1 swarm init --advertise-addr "$(it_ip 1)" --dispatcher-heartbeat 1s >/dev/null
-tok=$(it_shoal 1 swarm join-token -q worker)
-for i in 2 3; do
-  it_shoal "$i" swarm join --token "$tok" --advertise-addr "$(it_ip "$i")" "$(it_ip 1):2377" >/dev/null
-done
-ready() { [ "$(it_shoal 1 node ls --format '{{.Status}}' | grep -c Ready)" -eq "$1" ]; }
-it_wait 30 "three Ready nodes" ready 3
-srcdir=$(cd "$(dirname "$0")/../.." && pwd)
-"$srcdir/deploy/mkimage-demo.sh" "$IT_WORK/demo.tar" >/dev/null
-for i in 1 2 3; do it_shoal "$i" image load -i "$IT_WORK/demo.tar" >/dev/null; done
+it_workers_cluster 3
 
 rt() { echo "$IT_WORK/h$1/run/runtime"; }
 running_ids() { runc --root "$(rt "$1")" list 2>/dev/null | awk 'NR>1 && $3=="running" {print $1}' | sort; }
