@@ -26,6 +26,7 @@
 #define SHOAL_MANAGER_ORCHESTRATOR_ORCH_H
 
 #include <stdint.h>
+#include <string.h>
 #include <uv.h>
 
 #include "common/id.h"
@@ -104,6 +105,22 @@ static inline int64_t orch_task_stamp(const Shoal__Task *t)
 	if (t->status && t->status->timestamp)
 		return t->status->timestamp;
 	return t->meta ? t->meta->created_at : 0;
+}
+
+/* 1 when a task update changed nothing the orchestrator or the reaper act on: same desired
+ * state, node and slot, and its observed state moved only within NEW..RUNNING (an agent
+ * reporting progress, the allocator and scheduler doing their part). Such updates are most of
+ * the churn while a large service starts (bench/e2e.sh), and each would otherwise cost a pass
+ * over every task of the service. */
+static inline int orch_task_update_is_progress(const struct store_event *ev)
+{
+	const Shoal__Task *a = ev->old.task, *b = ev->obj.task;
+
+	return ev->kind == STORE_TASK && ev->action == STORE_UPDATE && a && b &&
+	       a->desired_state == b->desired_state && a->slot == b->slot &&
+	       strcmp(a->node_id, b->node_id) == 0 &&
+	       orch_task_state(a) <= SHOAL__TASK_STATE__TASK_STATE_RUNNING &&
+	       orch_task_state(b) <= SHOAL__TASK_STATE__TASK_STATE_RUNNING;
 }
 
 /* A store_foreach_task callback: adds the task's service id (if any) to the orch_idset `set`.

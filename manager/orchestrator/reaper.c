@@ -145,6 +145,8 @@ static void on_event(struct orch_pump *p, const struct store_event *ev)
 
 	switch (ev->kind) {
 	case STORE_TASK:
+		if (orch_task_update_is_progress(ev))
+			break;
 		if (ev->obj.task && ev->obj.task->service_id[0])
 			orch_idset_add(&o->reap_dirty, ev->obj.task->service_id);
 		break;

@@ -197,6 +197,8 @@ static void on_event(struct orch_pump *p, const struct store_event *ev)
 			       (ev->obj.service ? ev->obj.service : ev->old.service)->meta->id);
 		break;
 	case STORE_TASK:
+		if (orch_task_update_is_progress(ev))
+			break;
 		if (ev->obj.task && ev->obj.task->service_id[0])
 			orch_idset_add(&o->dirty, ev->obj.task->service_id);
 		if (ev->old.task && ev->old.task->service_id[0])
