@@ -28,7 +28,7 @@ struct sent {
 struct disp_assign {
 	struct disp *d;
 	char node_id[ID_LEN + 1];
-	struct store_watch *w_tasks, *w_blobs;
+	struct store_watch *w_tasks;
 	struct store_smap sent; /* id -> struct sent* */
 	int complete_sent;
 	int closing;
@@ -172,7 +172,6 @@ static void run_pass(uv_timer_t *timer)
 	struct sent *s;
 
 	drain(a->w_tasks);
-	drain(a->w_blobs);
 	shoal__assignments_message__init(&p.msg.m);
 	p.msg.m.type = a->complete_sent ? SHOAL__ASSIGNMENTS_MESSAGE__TYPE__INCREMENTAL
 					: SHOAL__ASSIGNMENTS_MESSAGE__TYPE__COMPLETE;
@@ -241,9 +240,6 @@ struct disp_assign *disp_assign_open(struct disp *d, const char *node_id, disp_a
 	f.notify = wake;
 	f.data = a;
 	a->w_tasks = store_watch_new(d->store, &f);
-	f.kinds = STORE_KIND_BIT(STORE_SECRET) | STORE_KIND_BIT(STORE_CONFIG);
-	f.node_id = NULL;
-	a->w_blobs = store_watch_new(d->store, &f);
 	a->next = d->assigns;
 	if (a->next)
 		a->next->prev = a;
@@ -281,13 +277,36 @@ void disp_assign_close(struct disp_assign *a)
 	if (a->next)
 		a->next->prev = a->prev;
 	store_watch_free(a->w_tasks);
-	store_watch_free(a->w_blobs);
-	a->w_tasks = a->w_blobs = NULL;
+	a->w_tasks = NULL;
 	uv_close((uv_handle_t *) &a->timer, assign_closed);
+}
+
+/* Secrets and configs change rarely: one watcher for the dispatcher wakes every subscription,
+ * instead of one per node that every task event would be matched against. */
+static void blobs_changed(struct store_watch *w, void *data)
+{
+	struct disp *d = data;
+
+	drain(w);
+	for (struct disp_assign *a = d->assigns; a; a = a->next)
+		wake(NULL, a);
+}
+
+void disp_assign_init(struct disp *d)
+{
+	struct store_watch_filter f = {0};
+
+	f.kinds = STORE_KIND_BIT(STORE_SECRET) | STORE_KIND_BIT(STORE_CONFIG);
+	f.wake_only = 1;
+	f.notify = blobs_changed;
+	f.data = d;
+	d->blob_watch = store_watch_new(d->store, &f);
 }
 
 void disp_assign_close_all(struct disp *d)
 {
+	store_watch_free(d->blob_watch);
+	d->blob_watch = NULL;
 	while (d->assigns) {
 		struct disp_assign *a = d->assigns;
 		disp_assign_cb cb = a->cb;

@@ -161,6 +161,7 @@ int disp_start(struct disp *d, uv_loop_t *loop, struct store *store, struct ctl_
 	uv_timer_init(loop, &d->timer);
 	d->timer.data = d;
 	disp_status_init(d);
+	disp_assign_init(d);
 	store_foreach_node(store, add_grace, d);
 	/* Judge liveness at a quarter period: Down lands within 3.25 periods. */
 	every = period_ms(d) / 4;

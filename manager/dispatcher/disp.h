@@ -35,6 +35,7 @@ struct disp {
 	size_t n_managers;
 	/* assignment streams (assign.c) */
 	struct disp_assign *assigns;
+	struct store_watch *blob_watch; /* secrets and configs: wakes every subscription */
 	/* task status reports waiting for Raft (status.c) */
 	struct store_smap status_pending;
 	uv_timer_t status_timer;
@@ -93,7 +94,10 @@ struct disp_assign *disp_assign_open(struct disp *d, const char *node_id, disp_a
 				     void *arg);
 /* Ends a subscription; `cb` is not called again. NULL is a no-op. */
 void disp_assign_close(struct disp_assign *a);
-/* Ends every subscription, calling each cb with NULL (disp_stop does it). */
+/* Opens the dispatcher's secret/config watcher (disp_start does it). */
+void disp_assign_init(struct disp *d);
+/* Ends every subscription, calling each cb with NULL, and closes that watcher (disp_stop
+ * does it). */
 void disp_assign_close_all(struct disp *d);
 
 /* ------------------------------------------------------------------------ */
