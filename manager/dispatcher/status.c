@@ -16,6 +16,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "manager/orchestrator/batch.h"
 #include "manager/store/smap.h"
 
 struct pending {
@@ -89,30 +90,26 @@ static void flushed(void *arg, int status, const struct store_result *res)
 		uv_timer_start(&d->status_timer, flush_cb, retry ? 0 : status ? 200 : 20, 0);
 }
 
-/* Most reports one proposal carries, by count and by encoded bytes: each is a whole Task, and
- * a Raft command is bounded (RNODE_MAX_COMMAND, 4 MiB). 100,000 tasks reporting at once would
- * otherwise make one entry too large to ever commit. The rest waits for the next flush. */
-#define STATUS_BATCH_MAX       1024u
-#define STATUS_BATCH_MAX_BYTES (1u << 20)
-
+/* One proposal carries at most an orch_batch's worth of reports (ORCH_BATCH_MAX, and its byte
+ * bound): each is a whole Task and a Raft command is bounded (RNODE_MAX_COMMAND, 4 MiB), so
+ * 100,000 tasks reporting at once would otherwise make one entry too large to ever commit.
+ * The rest waits for the next flush. */
 static void flush(struct disp *d)
 {
-	Shoal__StoreActionBatch *b;
+	struct orch_batch b;
 	struct flight *f;
 	struct pending *p;
 	const char *key;
-	size_t cap, bytes = 0;
+	size_t cap;
 
 	if (d->status_inflight || !d->running || !d->status_pending.len)
 		return;
-	cap = d->status_pending.len < STATUS_BATCH_MAX ? d->status_pending.len : STATUS_BATCH_MAX;
+	cap = d->status_pending.len < ORCH_BATCH_MAX ? d->status_pending.len : ORCH_BATCH_MAX;
 	f = xcalloc(1, sizeof(*f));
 	f->d = d;
 	f->items = xcalloc(cap, sizeof(*f->items));
-	b = xmalloc(sizeof(*b));
-	shoal__store_action_batch__init(b);
-	b->actions = xcalloc(cap, sizeof(*b->actions));
-	for (size_t i = 0; f->n < cap && bytes < STATUS_BATCH_MAX_BYTES &&
+	orch_batch_init(&b);
+	for (size_t i = 0; f->n < cap && !orch_batch_full(&b) &&
 			   store_smap_next(&d->status_pending, &i, &key, (void **) &p);) {
 		const Shoal__Task *t = store_get_task(d->store, p->task_id);
 		f->items[f->n++] = p;
@@ -120,16 +117,9 @@ static void flush(struct disp *d)
 		    (t->status &&
 		     (t->status->state > p->status->state || same_status(t->status, p->status))))
 			continue;
-		Shoal__Task *next = store_dup_task(t);
-		store_msg_free(next->status);
-		next->status = store_dup(&p->status->base);
-		bytes += shoal__task__get_packed_size(next);
-		Shoal__StoreAction *a = xmalloc(sizeof(*a));
-		shoal__store_action__init(a);
-		a->kind = SHOAL__STORE_ACTION__KIND__UPDATE;
-		a->target_case = SHOAL__STORE_ACTION__TARGET_TASK;
-		a->task = next;
-		b->actions[b->n_actions++] = a;
+		Shoal__Task next = *t; /* borrowed fields; the batch copies */
+		next.status = p->status;
+		orch_batch_update_task(&b, &next);
 	}
 	/* The map only borrowed keys owned by the items now in flight: take them out (after the
 	 * walk, which deleting would disturb). */
@@ -140,7 +130,7 @@ static void flush(struct disp *d)
 		for (size_t i = 0; i < f->n; i++)
 			store_smap_del(&d->status_pending, f->items[i]->task_id);
 	}
-	if (!b->n_actions) {
+	if (!orch_batch_len(&b)) {
 		for (size_t i = 0; i < f->n; i++)
 			pending_free(f->items[i]);
 		free(f->items);
@@ -149,13 +139,13 @@ static void flush(struct disp *d)
 			uv_timer_start(&d->status_timer, flush_cb, 0, 0);
 	} else {
 		d->status_inflight = 1;
-		int rv = d->proposer.propose(d->proposer.ctx, b, flushed, f);
+		int rv = d->proposer.propose(d->proposer.ctx, &b.b, flushed, f);
 		/* Not a version conflict (that would retry at once, and a leader that just lost
 		 * its quorum would spin here): keep them and try again after a pause. */
 		if (rv != 0)
 			flushed(f, rv, NULL);
 	}
-	shoal__store_action_batch__free_unpacked(b, NULL);
+	orch_batch_reset(&b);
 }
 
 static void flush_cb(uv_timer_t *t)
