@@ -9,9 +9,9 @@
 #include "common/id.h"
 #include "common/log.h"
 #include "common/sec/cert.h"
+#include "manager/orchestrator/batch.h"
 
-#define GRACE_BEATS	 6 /* after a leader change */
-#define MAX_STATUS_BATCH 1000
+#define GRACE_BEATS 6 /* after a leader change */
 
 struct disp_session {
 	char node_id[ID_LEN + 1];
@@ -64,12 +64,6 @@ static uint64_t period_ms(const struct disp *d)
 /* ------------------------------------------------------------------------ */
 /* Liveness                                                                  */
 
-struct status_batch {
-	struct disp *d;
-	Shoal__Node *nodes[MAX_STATUS_BATCH];
-	size_t n;
-};
-
 static void status_done(void *arg, int status, const struct store_result *res)
 {
 	struct disp *d = arg;
@@ -96,13 +90,14 @@ static void tick(uv_timer_t *t)
 {
 	struct disp *d = t->data;
 	uint64_t now = uv_now(d->loop);
-	struct status_batch b = {.d = d};
+	struct orch_batch b;
 	struct disp_session *s;
 	size_t it = 0;
 
 	if (d->inflight)
 		return;
-	while (map_next(&d->sessions, &it, NULL, (void **) &s) && b.n < MAX_STATUS_BATCH) {
+	orch_batch_init(&b);
+	while (!orch_batch_full(&b) && map_next(&d->sessions, &it, NULL, (void **) &s)) {
 		const Shoal__Node *n = store_get_node(d->store, s->node_id);
 		int ready =
 		    n && n->status && n->status->state == SHOAL__NODE_STATE__NODE_STATE_READY;
@@ -116,25 +111,18 @@ static void tick(uv_timer_t *t)
 		else
 			set_status(next, SHOAL__NODE_STATE__NODE_STATE_DOWN, "heartbeat failure");
 		log_info("disp", "node %s node_id=%s", alive ? "ready" : "down", s->node_id);
-		b.nodes[b.n++] = next;
+		orch_batch_add(&b, SHOAL__STORE_ACTION__KIND__UPDATE,
+			       SHOAL__STORE_ACTION__TARGET_NODE, &next->base);
+		store_node_free(next);
 	}
-	if (b.n) {
-		struct ctl_batch cb;
-		size_t done = 0;
-		while (done < b.n) {
-			ctl_batch_init(&cb);
-			for (size_t i = 0; i < CTL_BATCH_MAX && done < b.n; i++, done++)
-				ctl_batch_add(&cb, SHOAL__STORE_ACTION__KIND__UPDATE,
-					      SHOAL__STORE_ACTION__TARGET_NODE, b.nodes[done]);
-			/* Set before proposing: the callback may run right away. */
-			d->inflight = 1;
-			if (d->proposer.propose(d->proposer.ctx, &cb.b, status_done, d) != 0)
-				d->inflight = 0;
-			break; /* one entry per tick keeps the log calm */
-		}
-		for (size_t i = 0; i < b.n; i++)
-			store_node_free(b.nodes[i]);
+	/* Every node that changed in one entry: a mass failure is judged in one tick, not 8
+	 * nodes per tick. Set before proposing: the callback may run right away. */
+	if (orch_batch_len(&b)) {
+		d->inflight = 1;
+		if (d->proposer.propose(d->proposer.ctx, &b.b, status_done, d) != 0)
+			d->inflight = 0;
 	}
+	orch_batch_reset(&b);
 }
 
 static int add_grace(const void *obj, void *arg)
